@@ -1,0 +1,106 @@
+// Namespace: a handle to one isolated collection of records.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hnswstore/options.hpp"
+#include "hnswstore/records.hpp"
+#include "hnswstore/status.hpp"
+
+namespace hnswstore {
+
+namespace detail {
+class NamespaceState;
+}
+
+/// A cheap, copyable handle to one namespace of a VectorStore. Every copy refers to the same
+/// records. Obtain one from VectorStore::create_namespace / open_namespace /
+/// get_or_create_namespace.
+///
+/// Thread safety: every method may be called from any thread on any copy. Searches and reads
+/// share a lock and run in parallel; writes serialise with each other and take the lock
+/// exclusively only in bounded chunks, so searches keep flowing during bulk loads. A concurrent
+/// reader may observe a batch half-applied; it never observes a half-applied record.
+///
+/// Errors common to every method returning Status or Result:
+/// - kNotFound when the namespace was dropped (VectorStore::drop_namespace) or the handle is
+///   default-constructed;
+/// - kInvalidArgument for input that breaks the rules below; the namespace is then unchanged;
+/// - kResourceExhausted when a quota (max_elements, memory_limit_bytes) or the allocator says
+///   no; the namespace is then unchanged.
+///
+/// Input rules: ids are 1..1024 bytes; vectors have exactly options().dimension finite floats
+/// (no NaN or infinity; for cosine, not all zero); metadata is a JSON object or null (= {}).
+/// Messages name the offending field, e.g. `records[3].vector[17]: NaN is not allowed`.
+class HNSWSTORE_API Namespace {
+ public:
+  /// A handle to nothing: every call answers kNotFound (size() 0, contains() false).
+  Namespace() = default;
+
+  /// The namespace's name. Complexity O(1).
+  const std::string& name() const;
+  /// The options it was created with (ef_search as last set). Complexity O(1).
+  const NamespaceOptions& options() const;
+  /// Live records (0 if dropped). Complexity O(1).
+  std::size_t size() const;
+
+  /// Inserts the record, or replaces vector and metadata of an existing id.
+  /// Complexity: one HNSW insertion, O(log n) distance computations (flat: O(dimension)).
+  Status upsert(std::string_view id, std::span<const float> vector, Metadata metadata = {});
+  /// Upserts a batch in parallel over StoreOptions::threads, all or nothing: every record is
+  /// validated (and the quota checked) before any is applied, and a failure while applying
+  /// (out of memory) rolls back the records already applied. Ids within the batch must be
+  /// unique. Progress is reported as stage "upsert".
+  Status upsert(std::span<const Record> records);
+  /// Columnar bulk load: ids[i] gets vectors[i*dim, (i+1)*dim) and metadata[i] (metadata may be
+  /// empty: every record then gets {}). Same semantics as the batch overload.
+  Status upsert(std::span<const std::string> ids, std::span<const float> vectors,
+                std::span<const Metadata> metadata = {});
+  /// Replaces the metadata object of an existing id (kNotFound if there is none).
+  /// Complexity O(size of the metadata).
+  Status update_metadata(std::string_view id, Metadata metadata);
+  /// Deletes the id; true if it existed, false if not. The slot becomes a tombstone that never
+  /// appears in results and that a later upsert reuses. Complexity O(1).
+  Result<bool> remove(std::string_view id);
+  /// The record as stored: the vector as given (cosine: within float rounding), the metadata.
+  /// kNotFound if the id does not exist. Complexity O(dimension + metadata).
+  Result<Record> get(std::string_view id) const;
+  /// Whether the id exists. Complexity O(1) expected.
+  bool contains(std::string_view id) const;
+
+  /// The min(k, size()) records closest to query, closest first; never a deleted record.
+  /// HNSW: approximate (recall grows with ef), and completed by an exact scan in the rare case
+  /// the graph walk finds fewer than min(k, size()) records. Flat: exact.
+  /// Errors: kInvalidArgument for a wrong dimension, NaN/infinity, k == 0, a NaN max_distance.
+  /// Complexity: HNSW about O(ef * log n) distance computations; flat O(n * dimension).
+  Result<std::vector<Hit>> search(std::span<const float> query,
+                                  const SearchOptions& options = {}) const;
+  /// Searches queries.size() / dimension queries in parallel over StoreOptions::threads;
+  /// result i answers query i. Errors as search(), naming the query (`queries[2][5]: NaN...`).
+  Result<std::vector<std::vector<Hit>>> search_batch(std::span<const float> queries,
+                                                     const SearchOptions& options = {}) const;
+  /// Sets the namespace's default ef (>= 1). Complexity O(1).
+  Status set_ef_search(std::size_t ef);
+  /// Rebuilds the index from the live records only, dropping every tombstone and giving their
+  /// memory back. Searches keep running on the old index until the new one is swapped in;
+  /// writes wait. Progress is reported as stage "compact". Complexity: a full rebuild.
+  Status compact();
+  /// Counts and byte sizes (see NamespaceStats). Never fails; a dropped namespace reports
+  /// count 0 and loaded false. Complexity O(1).
+  NamespaceStats stats() const;
+
+  /// Whether this handle refers to a namespace (that has not been dropped).
+  explicit operator bool() const;
+
+ private:
+  friend class VectorStore;
+  explicit Namespace(std::shared_ptr<detail::NamespaceState> state) : state_(std::move(state)) {}
+  std::shared_ptr<detail::NamespaceState> state_;
+};
+
+}  // namespace hnswstore

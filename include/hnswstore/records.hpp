@@ -1,0 +1,77 @@
+// Records, search hits, search options and namespace statistics.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hnswstore/options.hpp"
+
+namespace hnswstore {
+
+/// Metadata of a record: a JSON object. null is accepted on input and stored as {}.
+using Metadata = nlohmann::json;
+
+/// Limits that hold for every namespace (ARCHITECTURE.md, "Rules that hold everywhere").
+inline constexpr std::size_t kMaxIdBytes = 1024;
+inline constexpr std::size_t kMaxDimension = 65536;
+inline constexpr std::size_t kMaxNamespaceNameBytes = 128;
+
+/// One stored item: a string id (1..1024 bytes, any bytes), a vector of the namespace's
+/// dimension (finite floats) and a metadata object.
+struct Record {
+  std::string id;
+  std::vector<float> vector;
+  Metadata metadata;
+
+  friend bool operator==(const Record&, const Record&) = default;
+};
+
+/// One search result. `distance` follows the namespace's Metric (smaller is closer):
+/// l2 = squared Euclidean, ip = 1 - dot, cosine = 1 - cosine similarity, l1 = sum |a - b|.
+/// `metadata` is filled when SearchOptions::include_metadata, `vector` (as given at upsert)
+/// when SearchOptions::include_vectors.
+struct Hit {
+  std::string id;
+  float distance = 0.0f;
+  Metadata metadata;
+  std::vector<float> vector;
+};
+
+/// Per-search options.
+/// - k: how many hits, >= 1. A search returns min(k, live records) hits, closest first.
+/// - ef: HNSW candidate list size; 0 = the namespace's ef_search; the search uses max(ef, k).
+///   Ignored by flat namespaces (always exact).
+/// - max_distance: when set, hits farther than this are dropped (so fewer than k may return).
+/// - include_metadata / include_vectors: what each Hit carries besides id and distance.
+struct SearchOptions {
+  std::size_t k = 10;
+  std::size_t ef = 0;
+  std::optional<float> max_distance = {};
+  bool include_metadata = true;
+  bool include_vectors = false;
+};
+
+/// A snapshot of one namespace. Byte counts are of memory this process holds for it:
+/// - vector_bytes: the vectors (including tombstoned slots awaiting reuse);
+/// - graph_bytes: HNSW links (0 for flat);
+/// - metadata_bytes: the metadata objects (an estimate of their heap use);
+/// - memory_bytes: everything the namespace holds: the above, index capacity not yet used,
+///   ids and their hash table, norms, hnswlib's locks and visited lists.
+struct NamespaceStats {
+  std::string name;
+  std::size_t dimension = 0;
+  Metric metric = Metric::kCosine;
+  IndexKind index = IndexKind::kHnsw;
+  std::size_t count = 0;    ///< live records
+  std::size_t deleted = 0;  ///< tombstoned slots, reused by later upserts
+  std::size_t vector_bytes = 0, graph_bytes = 0, metadata_bytes = 0, memory_bytes = 0;
+  bool loaded = false;      ///< resident in memory (always true for in-memory stores)
+  bool dirty = false;       ///< changed since the last save (always true once an in-memory
+                            ///< namespace has been written to)
+};
+
+}  // namespace hnswstore

@@ -1,0 +1,66 @@
+// VectorStore: the catalogue of namespaces.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hnswstore/namespace.hpp"
+#include "hnswstore/options.hpp"
+#include "hnswstore/status.hpp"
+
+namespace hnswstore {
+
+namespace detail {
+class StoreState;
+}
+
+/// A set of namespaces, each with its own dimension, metric, index and records.
+///
+/// Namespace names match `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}` (and are not `.` or `..`); anything
+/// else is kInvalidArgument naming the `name` field.
+///
+/// Movable, not copyable. A moved-from store answers every call with kInvalidArgument
+/// (has_namespace false, list_namespaces empty). Namespace handles keep their namespace alive
+/// after the store is destroyed.
+///
+/// Thread safety: every method may be called from any thread.
+class HNSWSTORE_API VectorStore {
+ public:
+  /// A store that lives in memory only. Never fails.
+  static VectorStore in_memory(StoreOptions options = {});
+
+  VectorStore(VectorStore&&) noexcept;
+  VectorStore& operator=(VectorStore&&) noexcept;
+  VectorStore(const VectorStore&) = delete;
+  VectorStore& operator=(const VectorStore&) = delete;
+  ~VectorStore();
+
+  /// Creates an empty namespace. Errors: kInvalidArgument for a bad name or bad options (the
+  /// message names the field: `dimension`, `hnsw.m`, ...); kAlreadyExists if the name is taken.
+  /// Complexity O(1); the index allocates on the first upsert.
+  Result<Namespace> create_namespace(std::string_view name, const NamespaceOptions& options);
+  /// A handle to an existing namespace; kNotFound if there is none. Complexity O(log n).
+  Result<Namespace> open_namespace(std::string_view name);
+  /// Opens the namespace if it exists, otherwise creates it. If it exists with other options
+  /// (dimension, metric, index or HNSW build parameters) the result is kInvalidArgument naming
+  /// the first option that differs; ef_search and quotas of the existing namespace are kept.
+  Result<Namespace> get_or_create_namespace(std::string_view name, const NamespaceOptions& options);
+  /// Whether a namespace of that name exists (false for invalid names).
+  bool has_namespace(std::string_view name) const;
+  /// Every namespace name, sorted.
+  std::vector<std::string> list_namespaces() const;
+  /// Deletes the namespace and its records. Every handle to it then answers kNotFound.
+  /// Errors: kNotFound if there is none; kInvalidArgument for a bad name.
+  Status drop_namespace(std::string_view name);
+
+  /// The options the store was opened with.
+  const StoreOptions& options() const;
+
+ private:
+  explicit VectorStore(std::shared_ptr<detail::StoreState> state);
+  std::shared_ptr<detail::StoreState> state_;
+};
+
+}  // namespace hnswstore

@@ -1,0 +1,21 @@
+// The library's version. CMake's project(VERSION) is the source of truth; a unit test checks
+// that these agree with it.
+#pragma once
+
+#define HNSWSTORE_VERSION_MAJOR 0
+#define HNSWSTORE_VERSION_MINOR 1
+#define HNSWSTORE_VERSION_PATCH 0
+#define HNSWSTORE_VERSION_STRING "0.1.0"
+
+#include "hnswstore/detail/export.hpp"
+
+namespace hnswstore {
+
+/// The version of the compiled library ("0.1.0"); may differ from HNSWSTORE_VERSION_STRING when
+/// headers and library come from different installs.
+HNSWSTORE_API const char* version() noexcept;
+
+/// The hnswlib version the library was compiled against ("0.6.2", "0.8.0", or "unknown").
+HNSWSTORE_API const char* hnswlib_version() noexcept;
+
+}  // namespace hnswstore

@@ -1,0 +1,423 @@
+// HnswIndex: the one translation unit that includes hnswlib (0.6.2 cannot be included twice,
+// see docs/architecture.md). It is compiled for the build machine's best SIMD unless
+// HNSWSTORE_PORTABLE is on, because hnswlib picks its distance kernels at compile time.
+//
+// The search loop is our own, over hnswlib members common to 0.6.2 and 0.8.0: it skips
+// tombstones and applies slot filters while walking, and never calls searchBaseLayerST (whose
+// template flag means opposite things in the two versions).
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#endif
+// hnswlib 0.6.2 defines non-inline functions and globals in its headers. Renaming its namespace
+// and its global helpers keeps them from colliding with an application that includes hnswlib
+// itself (tests/package proves it for static and shared builds).
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
+#define hnswlib hnswstore_private_hnswlib
+#define cpuid hnswstore_private_cpuid
+#define xgetbv hnswstore_private_xgetbv
+#define AVXCapable hnswstore_private_AVXCapable
+#define AVX512Capable hnswstore_private_AVX512Capable
+#include <hnswlib/hnswlib.h>
+#undef cpuid
+#undef xgetbv
+#undef AVXCapable
+#undef AVX512Capable
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#include "distance.hpp"
+#include "hnswstore/version.hpp"
+#include "parallel.hpp"
+#include "vector_index.hpp"
+
+#ifndef HNSWSTORE_HNSWLIB_VERSION
+#define HNSWSTORE_HNSWLIB_VERSION "unknown"
+#endif
+
+namespace hnswstore {
+
+const char* hnswlib_version() noexcept { return HNSWSTORE_HNSWLIB_VERSION; }
+
+namespace detail {
+namespace {
+
+using hnswlib::tableint;
+constexpr tableint kNoInternal = std::numeric_limits<tableint>::max();
+
+// hnswlib has no L1 space; this one uses the store's vectorised kernel.
+class L1Space final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit L1Space(std::size_t dim) : dim_(dim) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &L1Space::distance; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  static float distance(const void* a, const void* b, const void* param) {
+    return l1(static_cast<const float*>(a), static_cast<const float*>(b),
+              *static_cast<const std::size_t*>(param));
+  }
+  std::size_t dim_;
+};
+
+std::unique_ptr<hnswlib::SpaceInterface<float>> make_space(Metric metric, std::size_t dim) {
+  switch (metric) {
+    case Metric::kL2: return std::make_unique<hnswlib::L2Space>(dim);
+    case Metric::kInnerProduct:
+    case Metric::kCosine: return std::make_unique<hnswlib::InnerProductSpace>(dim);
+    case Metric::kL1: return std::make_unique<L1Space>(dim);
+  }
+  return nullptr;
+}
+
+// Visited marks for the base-layer walk: a generation counter per node, so that clearing is
+// O(1) except once every 65,535 searches. A pool hands one array to each concurrent search.
+class VisitedPool {
+ public:
+  struct Marks {
+    std::vector<std::uint16_t> mark;
+    std::uint16_t epoch = 0;
+  };
+  class Lease {
+   public:
+    Lease(VisitedPool& pool, std::unique_ptr<Marks> m) : pool_(pool), m_(std::move(m)) {}
+    ~Lease() { pool_.release(std::move(m_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Marks& operator*() { return *m_; }
+    Marks* operator->() { return m_.get(); }
+
+   private:
+    VisitedPool& pool_;
+    std::unique_ptr<Marks> m_;
+  };
+
+  Lease acquire(std::size_t n) {
+    std::unique_ptr<Marks> m;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        m = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (!m) {
+      m = std::make_unique<Marks>();
+      total_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (m->mark.size() < n) {
+      bytes_.fetch_add((n - m->mark.size()) * sizeof(std::uint16_t), std::memory_order_relaxed);
+      m->mark.assign(n, 0);
+      m->epoch = 0;
+    }
+    if (++m->epoch == 0) {
+      std::fill(m->mark.begin(), m->mark.end(), std::uint16_t{0});
+      m->epoch = 1;
+    }
+    return Lease(*this, std::move(m));
+  }
+  std::size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+
+ private:
+  void release(std::unique_ptr<Marks> m) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(std::move(m));
+  }
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Marks>> free_;
+  std::atomic<std::size_t> total_{0};
+  std::atomic<std::size_t> bytes_{0};
+};
+
+// Reusable heaps for one search thread.
+struct Scratch {
+  std::vector<Neighbor> candidates;  // min-heap on distance (nearest on top)
+  std::vector<Neighbor> results;     // max-heap on distance (farthest on top)
+};
+
+struct Farther {
+  bool operator()(const Neighbor& a, const Neighbor& b) const noexcept { return b < a; }
+};
+
+inline void prefetch(const void* p) {
+#if defined(__GNUC__)
+  __builtin_prefetch(p, 0, 3);
+#else
+  (void)p;
+#endif
+}
+
+class HnswIndex final : public VectorIndex {
+ public:
+  explicit HnswIndex(const NamespaceOptions& o)
+      : options_(o), space_(make_space(o.metric, o.dimension)) {}
+
+  std::size_t slot_count() const override { return internal_of_slot_.size(); }
+  std::size_t capacity() const override { return hnsw_ ? hnsw_->max_elements_ : 0; }
+
+  void reserve(std::size_t slots) override {
+    if (slots <= capacity()) return;
+    const std::size_t cap = grown_capacity(capacity(), slots);
+    try {
+      if (!hnsw_) {
+        hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+            space_.get(), cap, options_.hnsw.m, options_.hnsw.ef_construction,
+            static_cast<std::size_t>(options_.hnsw.seed));
+        insert_threads_ = 1;
+      } else {
+        hnsw_->resizeIndex(cap);
+        insert_threads_ = 1;  // resizeIndex starts a new visited-list pool of one list
+      }
+    } catch (const std::runtime_error& e) {
+      // hnswlib reports a failed malloc/realloc as runtime_error("Not enough memory...").
+      if (std::string_view(e.what()).find("memory") != std::string_view::npos) {
+        throw std::bad_alloc();
+      }
+      throw;
+    }
+    internal_of_slot_.reserve(cap);
+  }
+
+  void write(std::span<const VectorWrite> writes, std::size_t threads) override {
+    const std::size_t old_count = internal_of_slot_.size();
+    std::vector<const VectorWrite*> appends;
+    std::vector<const VectorWrite*> rewrites;
+    for (const auto& w : writes) (w.slot >= old_count ? appends : rewrites).push_back(&w);
+    reserve(old_count + appends.size());
+    internal_of_slot_.resize(old_count + appends.size(), kNoInternal);
+
+    threads = std::min(resolve_threads(threads), std::max<std::size_t>(appends.size() / 64, 1));
+    insert_threads_ = std::max(insert_threads_, threads);
+    std::atomic<std::size_t> upper_bytes{0};
+    try {
+      parallel_for(appends.size(), threads, 256, [&](std::size_t i) {
+        const VectorWrite& w = *appends[i];
+        const tableint id = hnsw_->addPoint(w.vector, w.slot, -1);
+        internal_of_slot_[w.slot] = id;
+        upper_bytes.fetch_add(upper_link_bytes(id), std::memory_order_relaxed);
+      });
+    } catch (...) {
+      upper_bytes_ += upper_bytes.load();
+      // Appended slots that made it into the graph become tombstones; the others stay
+      // kNoInternal, which also reads as removed. The caller frees all of them.
+      for (const VectorWrite* w : appends) {
+        const tableint id = internal_of_slot_[w->slot];
+        if (id != kNoInternal && !hnsw_->isMarkedDeleted(id)) hnsw_->markDeletedInternal(id);
+      }
+      throw;
+    }
+    upper_bytes_ += upper_bytes.load();
+    // hnswlib's updatePoint draws from one unsynchronised random generator, so rewrites
+    // (updates and reuse of tombstoned slots) run one at a time.
+    for (const VectorWrite* w : rewrites) {
+      const tableint before = internal_of_slot_[w->slot];
+      const tableint id = hnsw_->addPoint(w->vector, w->slot, -1);
+      internal_of_slot_[w->slot] = id;
+      if (before == kNoInternal) upper_bytes_ += upper_link_bytes(id);
+    }
+  }
+
+  void remove(Slot slot) override {
+    const tableint id = internal_of_slot_[slot];
+    if (id != kNoInternal && !hnsw_->isMarkedDeleted(id)) hnsw_->markDeletedInternal(id);
+  }
+
+  bool is_removed(Slot slot) const override {
+    const tableint id = internal_of_slot_[slot];
+    return id == kNoInternal || hnsw_->isMarkedDeleted(id);
+  }
+
+  const float* vector(Slot slot) const override {
+    return reinterpret_cast<const float*>(hnsw_->getDataByInternalId(internal_of_slot_[slot]));
+  }
+
+  void search(const float* query, std::size_t k, std::size_t ef, const SlotFilter* filter,
+              std::vector<Neighbor>& out) const override {
+    out.clear();
+    if (!hnsw_ || internal_of_slot_.empty() || k == 0) return;
+    const std::size_t count = hnsw_->cur_element_count;
+    if (count == 0) return;
+    if (filter == nullptr) {
+      walk<false>(query, k, std::max(ef, k), filter, out);
+    } else {
+      walk<true>(query, k, std::max(ef, k), filter, out);
+    }
+  }
+
+  std::size_t vector_bytes() const override {
+    return internal_of_slot_.size() * options_.dimension * sizeof(float);
+  }
+  std::size_t graph_bytes() const override {
+    if (!hnsw_) return 0;
+    return internal_of_slot_.size() * hnsw_->size_links_level0_ + upper_bytes_;
+  }
+  std::size_t memory_bytes() const override {
+    std::size_t bytes = sizeof(*this) + internal_of_slot_.capacity() * sizeof(tableint) +
+                        visited_.bytes();
+    if (!hnsw_) return bytes;
+    const auto& h = *hnsw_;
+    const std::size_t cap = h.max_elements_;
+    bytes += sizeof(h);
+    bytes += cap * h.size_data_per_element_;                  // level 0: links, vector, label
+    bytes += cap * sizeof(void*);                             // linkLists_
+    bytes += upper_bytes_;                                    // upper-layer link lists
+    bytes += cap * sizeof(int);                               // element_levels_
+    bytes += cap * sizeof(std::mutex);                        // link_list_locks_
+    bytes += 65536 * sizeof(std::mutex);                      // per-label / update locks
+    bytes += insert_threads_ * cap * sizeof(hnswlib::vl_type);  // hnswlib's visited lists
+    // label_lookup_: buckets plus one heap node (next pointer, key, value) per element.
+    bytes += h.label_lookup_.bucket_count() * sizeof(void*) +
+             h.label_lookup_.size() * (3 * sizeof(void*) + 8);
+    return bytes;
+  }
+
+ private:
+  std::size_t upper_link_bytes(tableint id) const {
+    const int level = hnsw_->element_levels_[id];
+    return level > 0 ? static_cast<std::size_t>(level) * hnsw_->size_links_per_element_ : 0;
+  }
+
+  const float* data(tableint id) const {
+    return reinterpret_cast<const float*>(hnsw_->getDataByInternalId(id));
+  }
+
+  template <bool kFiltered>
+  bool accepted(tableint id, const SlotFilter* filter) const {
+    if (hnsw_->isMarkedDeleted(id)) return false;
+    if constexpr (kFiltered) {
+      return (*filter)(static_cast<Slot>(hnsw_->getExternalLabel(id)));
+    } else {
+      return true;
+    }
+  }
+
+  // Greedy descent through the upper layers, then a beam search of width ef on layer 0 that
+  // walks through tombstones and rejected nodes but keeps only accepted ones.
+  template <bool kFiltered>
+  void walk(const float* query, std::size_t k, std::size_t ef, const SlotFilter* filter,
+            std::vector<Neighbor>& out) const {
+    const auto& h = *hnsw_;
+    const hnswlib::DISTFUNC<float> dist = h.fstdistfunc_;
+    const void* param = h.dist_func_param_;
+
+    tableint cur = h.enterpoint_node_;
+    float cur_dist = dist(query, data(cur), param);
+    for (int level = h.maxlevel_; level > 0; --level) {
+      bool moved = true;
+      while (moved) {
+        moved = false;
+        hnswlib::linklistsizeint* list = h.get_linklist(cur, level);
+        const unsigned n = h.getListCount(list);
+        const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+        for (unsigned i = 0; i < n; ++i) {
+          const float d = dist(query, data(links[i]), param);
+          if (d < cur_dist) {
+            cur_dist = d;
+            cur = links[i];
+            moved = true;
+          }
+        }
+      }
+    }
+
+    auto lease = visited_.acquire(h.max_elements_);
+    std::uint16_t* mark = lease->mark.data();
+    const std::uint16_t epoch = lease->epoch;
+    thread_local Scratch scratch;
+    auto& cand = scratch.candidates;
+    auto& res = scratch.results;
+    cand.clear();
+    res.clear();
+
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    float bound = kInf;  // distance of the farthest kept result once ef are kept
+    mark[cur] = epoch;
+    cand.push_back({cur_dist, cur});
+    if (accepted<kFiltered>(cur, filter)) {
+      res.push_back({cur_dist, cur});
+      if (res.size() >= ef) bound = cur_dist;
+    }
+    while (!cand.empty()) {
+      const Neighbor c = cand.front();
+      if (c.distance > bound) break;
+      std::pop_heap(cand.begin(), cand.end(), Farther{});
+      cand.pop_back();
+
+      hnswlib::linklistsizeint* list = h.get_linklist0(c.slot);
+      const unsigned n = h.getListCount(list);
+      const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+      if (n > 0) {
+        prefetch(mark + links[0]);
+        prefetch(data(links[0]));
+      }
+      for (unsigned i = 0; i < n; ++i) {
+        const tableint id = links[i];
+        if (i + 1 < n) {
+          prefetch(mark + links[i + 1]);
+          prefetch(data(links[i + 1]));
+        }
+        if (mark[id] == epoch) continue;
+        mark[id] = epoch;
+        const float d = dist(query, data(id), param);
+        if (d >= bound && res.size() >= ef) continue;
+        cand.push_back({d, id});
+        std::push_heap(cand.begin(), cand.end(), Farther{});
+        if (!accepted<kFiltered>(id, filter)) continue;
+        res.push_back({d, id});
+        std::push_heap(res.begin(), res.end());
+        if (res.size() > ef) {
+          std::pop_heap(res.begin(), res.end());
+          res.pop_back();
+        }
+        if (res.size() >= ef) bound = res.front().distance;
+      }
+    }
+
+    std::sort_heap(res.begin(), res.end());
+    const std::size_t keep = std::min(k, res.size());
+    out.resize(keep);
+    for (std::size_t i = 0; i < keep; ++i) {
+      out[i] = {res[i].distance, static_cast<Slot>(h.getExternalLabel(res[i].slot))};
+    }
+  }
+
+  NamespaceOptions options_;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;  // outlives hnsw_
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
+  std::vector<tableint> internal_of_slot_;  // slot (= hnswlib label) -> internal id
+  std::size_t upper_bytes_ = 0;
+  std::size_t insert_threads_ = 1;
+  mutable VisitedPool visited_;
+};
+
+}  // namespace
+
+std::unique_ptr<VectorIndex> make_hnsw_index(const NamespaceOptions& options) {
+  return std::make_unique<HnswIndex>(options);
+}
+
+}  // namespace detail
+}  // namespace hnswstore

@@ -1,0 +1,100 @@
+// IdMap: string id <-> dense slot, holding each id string once.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "vector_index.hpp"
+
+namespace hnswstore::detail {
+
+class IdMap {
+ public:
+  IdMap() : index_(0, Hash{this}, Equal{this}) {}
+  IdMap(const IdMap&) = delete;
+  IdMap& operator=(const IdMap&) = delete;
+
+  std::size_t size() const noexcept { return index_.size(); }
+
+  std::optional<Slot> find(std::string_view id) const {
+    auto it = index_.find(id);
+    if (it == index_.end()) return std::nullopt;
+    return *it;
+  }
+
+  /// Maps a new id (not present) to a free slot.
+  void insert(std::string_view id, Slot slot) {
+    if (slot >= ids_.size()) ids_.resize(std::size_t{slot} + 1);
+    ids_[slot].assign(id.data(), id.size());
+    heap_bytes_ += string_heap_bytes(ids_[slot]);
+    try {
+      index_.insert(slot);
+    } catch (...) {
+      heap_bytes_ -= string_heap_bytes(ids_[slot]);
+      std::string().swap(ids_[slot]);
+      throw;
+    }
+  }
+
+  /// Unmaps the id of a mapped slot.
+  void erase(Slot slot) {
+    index_.erase(slot);
+    heap_bytes_ -= string_heap_bytes(ids_[slot]);
+    std::string().swap(ids_[slot]);
+  }
+
+  const std::string& id(Slot slot) const { return ids_[slot]; }
+
+  /// Moves every mapped slot s to new_slot[s] (compaction); unmapped slots must map nowhere.
+  void renumber(const std::vector<Slot>& new_slot, std::size_t new_size) {
+    std::vector<std::string> ids(new_size);
+    for (std::size_t s = 0; s < ids_.size() && s < new_slot.size(); ++s) {
+      if (!ids_[s].empty()) ids[new_slot[s]] = std::move(ids_[s]);
+    }
+    ids_.swap(ids);
+    index_.clear();
+    index_.rehash(0);
+    index_.reserve(new_size);
+    for (std::size_t s = 0; s < ids_.size(); ++s) {
+      if (!ids_[s].empty()) index_.insert(static_cast<Slot>(s));
+    }
+  }
+
+  std::size_t memory_bytes() const noexcept {
+    // Buckets, one node per id (next pointer, slot, cached hash), the slot-indexed strings.
+    return index_.bucket_count() * sizeof(void*) + index_.size() * 4 * sizeof(void*) +
+           ids_.capacity() * sizeof(std::string) + heap_bytes_;
+  }
+
+ private:
+  static std::size_t string_heap_bytes(const std::string& s) noexcept {
+    return s.capacity() > 15 ? s.capacity() + 1 : 0;
+  }
+  struct Hash {
+    using is_transparent = void;
+    const IdMap* map;
+    std::size_t operator()(Slot s) const { return (*this)(std::string_view(map->ids_[s])); }
+    std::size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  struct Equal {
+    using is_transparent = void;
+    const IdMap* map;
+    std::string_view view(Slot s) const { return map->ids_[s]; }
+    static std::string_view view(std::string_view v) { return v; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a) == view(b);
+    }
+  };
+
+  std::vector<std::string> ids_;  // by slot; empty = free (ids are never empty)
+  std::unordered_set<Slot, Hash, Equal> index_;
+  std::size_t heap_bytes_ = 0;
+};
+
+}  // namespace hnswstore::detail

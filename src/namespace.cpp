@@ -1,0 +1,68 @@
+// Namespace: the public handle forwards to its NamespaceState.
+#include "hnswstore/namespace.hpp"
+
+#include "namespace_state.hpp"
+
+namespace hnswstore {
+namespace {
+Status empty_handle() { return Status::NotFound("namespace: the handle refers to no namespace"); }
+const std::string kNoName;
+const NamespaceOptions kNoOptions;
+}  // namespace
+
+const std::string& Namespace::name() const { return state_ ? state_->name() : kNoName; }
+const NamespaceOptions& Namespace::options() const {
+  return state_ ? state_->options() : kNoOptions;
+}
+std::size_t Namespace::size() const { return state_ ? state_->size() : 0; }
+Namespace::operator bool() const { return state_ && !state_->dropped(); }
+
+Status Namespace::upsert(std::string_view id, std::span<const float> vector, Metadata metadata) {
+  if (!state_) return empty_handle();
+  return state_->upsert(id, vector, std::move(metadata));
+}
+Status Namespace::upsert(std::span<const Record> records) {
+  if (!state_) return empty_handle();
+  return state_->upsert(records);
+}
+Status Namespace::upsert(std::span<const std::string> ids, std::span<const float> vectors,
+                         std::span<const Metadata> metadata) {
+  if (!state_) return empty_handle();
+  return state_->upsert(ids, vectors, metadata);
+}
+Status Namespace::update_metadata(std::string_view id, Metadata metadata) {
+  if (!state_) return empty_handle();
+  return state_->update_metadata(id, std::move(metadata));
+}
+Result<bool> Namespace::remove(std::string_view id) {
+  if (!state_) return empty_handle();
+  return state_->remove(id);
+}
+Result<Record> Namespace::get(std::string_view id) const {
+  if (!state_) return empty_handle();
+  return state_->get(id);
+}
+bool Namespace::contains(std::string_view id) const { return state_ && state_->contains(id); }
+Result<std::vector<Hit>> Namespace::search(std::span<const float> query,
+                                           const SearchOptions& options) const {
+  if (!state_) return empty_handle();
+  return state_->search(query, options);
+}
+Result<std::vector<std::vector<Hit>>> Namespace::search_batch(std::span<const float> queries,
+                                                              const SearchOptions& options) const {
+  if (!state_) return empty_handle();
+  return state_->search_batch(queries, options);
+}
+Status Namespace::set_ef_search(std::size_t ef) {
+  if (!state_) return empty_handle();
+  return state_->set_ef_search(ef);
+}
+Status Namespace::compact() {
+  if (!state_) return empty_handle();
+  return state_->compact();
+}
+NamespaceStats Namespace::stats() const {
+  return state_ ? state_->stats() : NamespaceStats{};
+}
+
+}  // namespace hnswstore

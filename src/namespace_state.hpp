@@ -1,0 +1,119 @@
+// NamespaceState: one namespace's records, index and locks. Namespace handles point here.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hnswstore/namespace.hpp"
+#include "hnswstore/options.hpp"
+#include "hnswstore/records.hpp"
+#include "hnswstore/status.hpp"
+#include "id_map.hpp"
+#include "metadata_store.hpp"
+#include "vector_index.hpp"
+
+namespace hnswstore::detail {
+
+/// What a store shares with its namespaces: options, logging, progress.
+struct StoreContext {
+  StoreOptions options;
+  std::size_t threads = 1;  // resolved StoreOptions::threads
+
+  explicit StoreContext(StoreOptions o);
+  void log(LogLevel level, std::string_view message) const;
+  void progress(std::string_view stage, std::size_t done, std::size_t total) const;
+};
+
+/// Locking: `write_mutex_` serialises writers; `mutex_` is shared by readers and taken
+/// exclusively by a writer only while it changes what readers see (one bounded chunk at a time).
+/// State that only writers touch (free_slots_, next_slot_) needs write_mutex_ alone.
+class NamespaceState {
+ public:
+  NamespaceState(std::string name, NamespaceOptions options,
+                 std::shared_ptr<const StoreContext> context);
+  NamespaceState(const NamespaceState&) = delete;
+  NamespaceState& operator=(const NamespaceState&) = delete;
+
+  const std::string& name() const noexcept { return name_; }
+  const NamespaceOptions& options() const noexcept { return options_; }
+  std::size_t size() const noexcept;
+
+  Status upsert(std::string_view id, std::span<const float> vector, Metadata metadata);
+  Status upsert(std::span<const Record> records);
+  Status upsert(std::span<const std::string> ids, std::span<const float> vectors,
+                std::span<const Metadata> metadata);
+  Status update_metadata(std::string_view id, Metadata metadata);
+  Result<bool> remove(std::string_view id);
+  Result<Record> get(std::string_view id) const;
+  bool contains(std::string_view id) const;
+  Result<std::vector<Hit>> search(std::span<const float> query, const SearchOptions& options) const;
+  Result<std::vector<std::vector<Hit>>> search_batch(std::span<const float> queries,
+                                                     const SearchOptions& options) const;
+  Status set_ef_search(std::size_t ef);
+  Status compact();
+  NamespaceStats stats() const;
+
+  /// Makes every later call answer kNotFound and frees the records.
+  void drop();
+  bool dropped() const noexcept { return dropped_.load(std::memory_order_acquire); }
+
+ private:
+  // One validated record of a batch; `vector` points at dimension floats owned by the caller.
+  struct Input {
+    std::string_view id;
+    const float* vector;
+    Metadata metadata;
+  };
+  // What a batch changed, so that a failure can put it back.
+  struct Undo {
+    struct Updated {
+      Slot slot;
+      std::vector<float> vector;  // index form
+      float norm;
+      Metadata metadata;
+    };
+    std::vector<Slot> inserted;
+    std::vector<Updated> updated;
+  };
+
+  Status not_found() const;
+  Status check_input(std::string_view id, std::span<const float> vector, Metadata& metadata,
+                     std::string_view id_field, std::string_view vector_field,
+                     std::string_view metadata_field) const;
+  Status apply(std::vector<Input>& batch, bool report_progress);
+  Status check_quota(const std::vector<Input>& batch) const;
+  Status apply_chunk(std::vector<Input>& batch, std::size_t begin, std::size_t end, Undo& undo);
+  Status rollback(Undo& undo);
+  Slot allocate_slot();
+  std::size_t chunk_size() const noexcept;
+  std::size_t memory_bytes_locked() const noexcept;
+  void search_locked(const float* query, const SearchOptions& options,
+                     std::vector<Neighbor>& scratch, std::vector<Hit>& hits) const;
+  std::vector<float> stored_vector(Slot slot) const;
+
+  const std::string name_;
+  NamespaceOptions options_;  // ef_search changes under both locks
+  const std::shared_ptr<const StoreContext> context_;
+
+  mutable std::shared_mutex mutex_;
+  std::mutex write_mutex_;
+  std::atomic<bool> dropped_{false};
+  std::atomic<std::size_t> live_{0};
+  bool dirty_ = false;
+
+  IdMap ids_;
+  MetadataStore metadata_;
+  std::vector<float> norms_;  // by slot, cosine only: the length of the vector as given
+  std::unique_ptr<VectorIndex> index_;
+  std::vector<Slot> free_slots_;  // tombstoned slots, reused by later inserts
+  std::size_t next_slot_ = 0;     // slots allocated so far == index_->slot_count() at rest
+};
+
+}  // namespace hnswstore::detail

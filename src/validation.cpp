@@ -1,0 +1,140 @@
+#include "validation.hpp"
+
+#include <cmath>
+
+namespace hnswstore::detail {
+namespace {
+
+std::string quoted_prefix(std::string_view s, std::size_t max_chars = 40) {
+  std::string out = "'";
+  for (std::size_t i = 0; i < s.size() && i < max_chars; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  if (s.size() > max_chars) out += "...";
+  out += "'";
+  return out;
+}
+
+bool name_char(char c, bool first) {
+  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
+  return !first && (c == '_' || c == '.' || c == '-');
+}
+
+}  // namespace
+
+std::string indexed(std::string_view base, std::size_t i) {
+  std::string s(base);
+  s += '[';
+  s += std::to_string(i);
+  s += ']';
+  return s;
+}
+
+Status check_namespace_name(std::string_view name) {
+  if (name.empty()) return Status::InvalidArgument("name: must not be empty");
+  if (name.size() > kMaxNamespaceNameBytes) {
+    return Status::InvalidArgument("name: " + std::to_string(name.size()) +
+                                   " bytes, longer than the limit of 128");
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (!name_char(name[i], i == 0)) {
+      return Status::InvalidArgument(
+          "name: " + quoted_prefix(name) + " has a forbidden character at byte " +
+          std::to_string(i) + "; names match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+    }
+  }
+  return Status::Ok();  // "." and ".." cannot pass the first-character rule
+}
+
+Status check_namespace_options(const NamespaceOptions& o) {
+  if (o.dimension == 0 || o.dimension > kMaxDimension) {
+    return Status::InvalidArgument("dimension: must be 1..65536, got " +
+                                   std::to_string(o.dimension));
+  }
+  switch (o.metric) {
+    case Metric::kL2:
+    case Metric::kInnerProduct:
+    case Metric::kCosine:
+    case Metric::kL1: break;
+    default: return Status::InvalidArgument("metric: not a known Metric value");
+  }
+  switch (o.index) {
+    case IndexKind::kHnsw:
+    case IndexKind::kFlat: break;
+    default: return Status::InvalidArgument("index: not a known IndexKind value");
+  }
+  if (o.hnsw.m < 2 || o.hnsw.m > 2048) {
+    return Status::InvalidArgument("hnsw.m: must be 2..2048, got " + std::to_string(o.hnsw.m));
+  }
+  if (o.hnsw.ef_construction == 0) {
+    return Status::InvalidArgument("hnsw.ef_construction: must be at least 1");
+  }
+  return check_ef(o.hnsw.ef_search, "hnsw.ef_search");
+}
+
+Status check_id(std::string_view id, std::string_view field) {
+  if (id.empty()) return Status::InvalidArgument(std::string(field) + ": must not be empty");
+  if (id.size() > kMaxIdBytes) {
+    return Status::InvalidArgument(std::string(field) + ": " + std::to_string(id.size()) +
+                                   " bytes, longer than the limit of 1024 (id " +
+                                   quoted_prefix(id) + ")");
+  }
+  return Status::Ok();
+}
+
+Status check_vector(std::span<const float> v, const NamespaceOptions& o, std::string_view field) {
+  if (v.size() != o.dimension) {
+    return Status::InvalidArgument(std::string(field) + ": expected dimension " +
+                                   std::to_string(o.dimension) + ", got " +
+                                   std::to_string(v.size()));
+  }
+  double norm2 = 0.0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) {
+      return Status::InvalidArgument(indexed(field, i) + ": " +
+                                     (std::isnan(v[i]) ? "NaN" : "infinity") +
+                                     " is not allowed");
+    }
+    norm2 += static_cast<double>(v[i]) * v[i];
+  }
+  if (o.metric == Metric::kCosine && !(norm2 > 0.0 && std::isfinite(norm2))) {
+    return Status::InvalidArgument(std::string(field) +
+                                   ": a zero vector has no direction for the cosine metric");
+  }
+  return Status::Ok();
+}
+
+Status normalize_metadata(Metadata& m, std::string_view field) {
+  if (m.is_null()) {
+    m = Metadata::object();
+    return Status::Ok();
+  }
+  if (!m.is_object()) {
+    return Status::InvalidArgument(std::string(field) + ": expected a JSON object, got " +
+                                   m.type_name());
+  }
+  return Status::Ok();
+}
+
+Status check_ef(std::size_t ef, std::string_view field) {
+  if (ef == 0) return Status::InvalidArgument(std::string(field) + ": must be at least 1");
+  return Status::Ok();
+}
+
+Status check_search_options(const SearchOptions& o) {
+  if (o.k == 0) return Status::InvalidArgument("k: must be at least 1");
+  if (o.max_distance && std::isnan(*o.max_distance)) {
+    return Status::InvalidArgument("max_distance: NaN is not allowed");
+  }
+  return Status::Ok();
+}
+
+}  // namespace hnswstore::detail
