@@ -1,6 +1,7 @@
 #include "validation.hpp"
 
 #include <cmath>
+#include <limits>
 
 namespace hnswstore::detail {
 namespace {
@@ -105,9 +106,19 @@ Status check_vector(std::span<const float> v, const NamespaceOptions& o, std::st
     }
     norm2 += static_cast<double>(v[i]) * v[i];
   }
-  if (o.metric == Metric::kCosine && !(norm2 > 0.0 && std::isfinite(norm2))) {
-    return Status::InvalidArgument(std::string(field) +
-                                   ": a zero vector has no direction for the cosine metric");
+  if (o.metric == Metric::kCosine) {
+    if (!(norm2 > 0.0)) {
+      return Status::InvalidArgument(std::string(field) +
+                                     ": a zero vector has no direction for the cosine metric");
+    }
+    // The store keeps the norm of each cosine vector as a float (get() returns unit * norm).
+    // norm2 is a double and never overflows, so the norm itself must fit a float: otherwise
+    // it is stored as infinity and get() returns infinities.
+    if (!(std::sqrt(norm2) <= static_cast<double>(std::numeric_limits<float>::max()))) {
+      return Status::InvalidArgument(std::string(field) +
+                                     ": its norm exceeds the float range, which the cosine "
+                                     "metric cannot store");
+    }
   }
   return Status::Ok();
 }
