@@ -1,0 +1,29 @@
+// An application that builds hnswstore as part of its own project. Exit status 0 means the
+// nearest of three records is the expected one.
+#include <cstdio>
+#include <hnswstore/hnswstore.hpp>
+#include <string>
+#include <vector>
+
+int main() {
+  auto fail = [](const std::string& what) {
+    std::fprintf(stderr, "add_subdirectory consumer: %s\n", what.c_str());
+    return 1;
+  };
+  auto store = hnswstore::VectorStore::in_memory();
+  auto ns = store.create_namespace("docs", {.dimension = 4, .metric = hnswstore::Metric::kL2});
+  if (!ns) return fail("create_namespace: " + ns.error().to_string());
+
+  const std::vector<std::pair<std::string, std::vector<float>>> records = {
+      {"a", {0, 0, 0, 0}}, {"b", {0, 0, 1, 1}}, {"c", {3, 3, 3, 3}}};
+  for (const auto& [id, vector] : records) {
+    if (auto s = ns->upsert(id, vector); !s.ok()) return fail("upsert: " + s.to_string());
+  }
+  const std::vector<float> query = {0.1f, 0, 0.9f, 1.2f};
+  auto hits = ns->search(query);
+  if (!hits) return fail("search: " + hits.error().to_string());
+  if (hits->size() != 3) return fail("search returned " + std::to_string(hits->size()) + " hits");
+  if ((*hits)[0].id != "b") return fail("nearest hit is '" + (*hits)[0].id + "', expected 'b'");
+  std::printf("add_subdirectory consumer: ok (hnswstore %s)\n", hnswstore::version());
+  return 0;
+}
