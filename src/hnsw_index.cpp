@@ -203,41 +203,59 @@ class HnswIndex final : public VectorIndex {
 
   void write(std::span<const VectorWrite> writes, std::size_t threads) override {
     const std::size_t old_count = internal_of_slot_.size();
-    std::vector<const VectorWrite*> appends;
-    std::vector<const VectorWrite*> rewrites;
-    for (const auto& w : writes) (w.slot >= old_count ? appends : rewrites).push_back(&w);
-    reserve(old_count + appends.size());
-    internal_of_slot_.resize(old_count + appends.size(), kNoInternal);
+    // Three kinds of write: a slot hnswlib has never seen is inserted (addPoint); a slot it
+    // has is re-linked in place like a fresh insertion (relink); the entry point, whose links
+    // hold the graph together, is updated with hnswlib's own updatePoint.
+    std::vector<const VectorWrite*> inserts;
+    std::vector<const VectorWrite*> relinks;
+    std::vector<const VectorWrite*> updates;
+    std::size_t new_slots = 0;
+    for (const auto& w : writes) {
+      if (w.slot >= old_count) ++new_slots;
+      const tableint id = w.slot < old_count ? internal_of_slot_[w.slot] : kNoInternal;
+      if (id == kNoInternal) {
+        inserts.push_back(&w);
+      } else if (id == hnsw_->enterpoint_node_) {
+        updates.push_back(&w);
+      } else {
+        relinks.push_back(&w);
+      }
+    }
+    reserve(old_count + new_slots);
+    internal_of_slot_.resize(old_count + new_slots, kNoInternal);
 
-    threads = std::min(resolve_threads(threads), std::max<std::size_t>(appends.size() / 64, 1));
+    threads = std::min(resolve_threads(threads), std::max<std::size_t>(inserts.size() / 64, 1));
     insert_threads_ = std::max(insert_threads_, threads);
     std::atomic<std::size_t> upper_bytes{0};
     try {
-      parallel_for(appends.size(), threads, 256, [&](std::size_t i) {
-        const VectorWrite& w = *appends[i];
+      parallel_for(inserts.size(), threads, 16, [&](std::size_t i) {
+        const VectorWrite& w = *inserts[i];
         const tableint id = hnsw_->addPoint(w.vector, w.slot, -1);
         internal_of_slot_[w.slot] = id;
         upper_bytes.fetch_add(upper_link_bytes(id), std::memory_order_relaxed);
       });
     } catch (...) {
       upper_bytes_ += upper_bytes.load();
-      // Appended slots that made it into the graph become tombstones; the others stay
+      // Inserted slots that made it into the graph become tombstones; the others stay
       // kNoInternal, which also reads as removed. The caller frees all of them.
-      for (const VectorWrite* w : appends) {
+      for (const VectorWrite* w : inserts) {
         const tableint id = internal_of_slot_[w->slot];
         if (id != kNoInternal && !hnsw_->isMarkedDeleted(id)) hnsw_->markDeletedInternal(id);
       }
       throw;
     }
     upper_bytes_ += upper_bytes.load();
-    // hnswlib's updatePoint draws from one unsynchronised random generator, so rewrites
-    // (updates and reuse of tombstoned slots) run one at a time.
-    for (const VectorWrite* w : rewrites) {
-      const tableint before = internal_of_slot_[w->slot];
-      const tableint id = hnsw_->addPoint(w->vector, w->slot, -1);
-      internal_of_slot_[w->slot] = id;
-      if (before == kNoInternal) upper_bytes_ += upper_link_bytes(id);
+    // Re-linking follows in-links left by old vectors, which breaks the top-down order that
+    // makes hnswlib's per-node locks deadlock-free, so re-links run one at a time. A node
+    // stays marked deleted while it is re-linked, so that it never becomes its own neighbour.
+    for (const VectorWrite* w : relinks) {
+      const tableint id = internal_of_slot_[w->slot];
+      if (!hnsw_->isMarkedDeleted(id)) hnsw_->markDeletedInternal(id);
+      relink(id, w->vector);
+      hnsw_->unmarkDeletedInternal(id);
     }
+    // updatePoint draws from one unsynchronised random generator: one at a time too.
+    for (const VectorWrite* w : updates) hnsw_->addPoint(w->vector, w->slot, -1);
   }
 
   void remove(Slot slot) override {
@@ -295,6 +313,55 @@ class HnswIndex final : public VectorIndex {
   }
 
  private:
+  // Gives an existing node (marked deleted, not the entry point) a new vector and links it
+  // into the graph as addPoint links a new node: greedy descent, then on each of its levels a
+  // beam search of width ef_construction and hnswlib's neighbour heuristic, which also adds
+  // the reverse links. In-links left over from the old vector stay until pruning replaces them:
+  // they cost a little search quality, never correctness. Runs alone (see write()).
+  void relink(tableint id, const float* vector) {
+    auto& h = *hnsw_;
+    const int level = h.element_levels_[id];
+    for (int l = 0; l <= level; ++l) {
+      hnswlib::linklistsizeint* list = l == 0 ? h.get_linklist0(id) : h.get_linklist(id, l);
+      h.setListCount(list, 0);  // keeps the deleted mark, which shares the header word
+      std::memset(list + 1, 0, (l == 0 ? h.maxM0_ : h.maxM_) * sizeof(tableint));
+    }
+    std::memcpy(h.getDataByInternalId(id), vector, h.data_size_);
+
+    const int max_level = h.maxlevel_;
+    const tableint entry = h.enterpoint_node_;
+    const hnswlib::DISTFUNC<float> dist = h.fstdistfunc_;
+    tableint cur = entry;
+    float cur_dist = dist(vector, h.getDataByInternalId(cur), h.dist_func_param_);
+    for (int l = max_level; l > level; --l) {
+      bool moved = true;
+      while (moved) {
+        moved = false;
+        hnswlib::linklistsizeint* list = h.get_linklist(cur, l);
+        const unsigned n = h.getListCount(list);
+        const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+        for (unsigned i = 0; i < n; ++i) {
+          const float d = dist(vector, h.getDataByInternalId(links[i]), h.dist_func_param_);
+          if (d < cur_dist) {
+            cur_dist = d;
+            cur = links[i];
+            moved = true;
+          }
+        }
+      }
+    }
+    const bool entry_deleted = h.isMarkedDeleted(entry);
+    for (int l = std::min(level, max_level); l >= 0; --l) {
+      auto top = h.searchBaseLayer(cur, vector, l);
+      if (entry_deleted && entry != id) {
+        top.emplace(dist(vector, h.getDataByInternalId(entry), h.dist_func_param_), entry);
+        if (top.size() > h.ef_construction_) top.pop();
+      }
+      if (top.empty()) continue;  // every other node is deleted
+      cur = h.mutuallyConnectNewElement(vector, id, top, l, true);
+    }
+  }
+
   std::size_t upper_link_bytes(tableint id) const {
     const int level = hnsw_->element_levels_[id];
     return level > 0 ? static_cast<std::size_t>(level) * hnsw_->size_links_per_element_ : 0;

@@ -168,8 +168,11 @@ std::size_t NamespaceState::chunk_size() const noexcept {
 Status NamespaceState::check_quota(const std::vector<Input>& batch) const {
   std::size_t new_ids = 0;
   std::size_t record_bytes = 0;
+  std::size_t released_bytes = 0;  // metadata that updates replace
   for (const Input& in : batch) {
-    if (!ids_.find(in.id)) {
+    if (auto slot = ids_.find(in.id)) {
+      released_bytes += json_heap_bytes(metadata_.get(*slot));
+    } else {
       ++new_ids;
       record_bytes += in.id.size() + 4 * sizeof(void*) + sizeof(Metadata) + sizeof(float);
     }
@@ -199,7 +202,8 @@ Status NamespaceState::check_quota(const std::vector<Input>& batch) const {
         index_growth += 65536 * 40;  // hnswlib's fixed lock table
       }
     }
-    const std::size_t projected = memory_bytes_locked() + index_growth + record_bytes;
+    const std::size_t projected =
+        memory_bytes_locked() + index_growth + record_bytes - std::min(record_bytes, released_bytes);
     if (projected > options_.memory_limit_bytes) {
       return Status::ResourceExhausted(
           "memory_limit_bytes: the upsert would bring namespace '" + name_ + "' to about " +
@@ -225,6 +229,16 @@ Slot NamespaceState::allocate_slot() {
 Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
+  // An HNSW graph that is mostly tombstones is slow to insert into (hnswlib's construction
+  // search walks tombstones without counting them), so it is rebuilt from the live records
+  // first; that also gives the tombstones' memory back.
+  const std::size_t live = live_.load(std::memory_order_relaxed);
+  if (options_.index == IndexKind::kHnsw && free_slots_.size() >= 64 &&
+      free_slots_.size() > live) {
+    context_->log(LogLevel::kDebug, "namespace '" + name_ + "': compacting " +
+                                        std::to_string(free_slots_.size()) + " tombstones before an upsert");
+    if (Status s = compact_locked(); !s.ok()) return s;
+  }
   if (Status s = check_quota(batch); !s.ok()) return s;
 
   Undo undo;
@@ -327,6 +341,17 @@ Status NamespaceState::update_metadata(std::string_view id, Metadata metadata) {
   if (dropped()) return not_found();
   const auto slot = ids_.find(id);
   if (!slot) return Status::NotFound("id: no record with id '" + std::string(id) + "'");
+  if (options_.memory_limit_bytes != 0) {
+    const std::size_t old_bytes = json_heap_bytes(metadata_.get(*slot));
+    const std::size_t new_bytes = json_heap_bytes(metadata);
+    const std::size_t projected = memory_bytes_locked() + new_bytes - std::min(new_bytes, old_bytes);
+    if (new_bytes > old_bytes && projected > options_.memory_limit_bytes) {
+      return Status::ResourceExhausted(
+          "memory_limit_bytes: the new metadata would bring namespace '" + name_ +
+          "' to about " + std::to_string(projected) + " bytes, over its quota of " +
+          std::to_string(options_.memory_limit_bytes));
+    }
+  }
   std::unique_lock<std::shared_mutex> exclusive(mutex_);
   try {
     metadata_.set(*slot, std::move(metadata));
@@ -477,6 +502,10 @@ Status NamespaceState::set_ef_search(std::size_t ef) {
 Status NamespaceState::compact() {
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
+  return compact_locked();
+}
+
+Status NamespaceState::compact_locked() {
   try {
     // Build the new index while searches go on against the old one.
     std::shared_lock<std::shared_mutex> shared(mutex_);

@@ -91,6 +91,7 @@ class NamespaceState {
   Status check_quota(const std::vector<Input>& batch) const;
   Status apply_chunk(std::vector<Input>& batch, std::size_t begin, std::size_t end, Undo& undo);
   Status rollback(Undo& undo);
+  Status compact_locked();  // write_mutex_ held
   Slot allocate_slot();
   std::size_t chunk_size() const noexcept;
   std::size_t memory_bytes_locked() const noexcept;

@@ -809,11 +809,13 @@ TEST_P(RuleTest, MemoryLimitJustAboveUsageRejectsAnInsert) {
   EXPECT_TRUE(IsError(q.upsert("new-0", make_vector(900), big), StatusCode::kResourceExhausted,
                       "memory_limit_bytes"));
   EXPECT_EQ(diff(before, snap(q)), "");
-  EXPECT_TRUE(IsError(q.upsert("rec-0", make_vector(900), big), StatusCode::kResourceExhausted,
-                      "memory_limit_bytes"));
+  // An update gives the old metadata's bytes back, so it must be larger by those too.
+  const Metadata bigger{{"blob", std::string(headroom + 4096, 'b')}};
+  EXPECT_TRUE(IsError(q.upsert("rec-0", make_vector(900), bigger),
+                      StatusCode::kResourceExhausted, "memory_limit_bytes"));
   EXPECT_EQ(diff(before, snap(q)), "");
   auto batch = valid_batch();
-  batch[3].metadata = big;
+  batch[3].metadata = bigger;
   EXPECT_TRUE(IsError(q.upsert(batch), StatusCode::kResourceExhausted, "memory_limit_bytes"));
   EXPECT_EQ(diff(before, snap(q)), "");
 
@@ -868,8 +870,9 @@ TEST_P(RuleTest, UpdateMetadataOverTheMemoryLimitIsRejected) {
   const std::size_t used = q.stats().memory_bytes;
   ASSERT_LT(used, kLimit);
   const Snapshot before = snap(q);
-  // The same object that upsert refuses (metadata one byte larger than the headroom).
-  const Metadata big{{"blob", std::string(kLimit - used + 1, 'b')}};
+  // An object larger than the headroom plus the metadata it replaces, so that both upsert and
+  // update_metadata (which count the bytes the old object gives back) must refuse it.
+  const Metadata big{{"blob", std::string(kLimit - used + 4096, 'b')}};
   ASSERT_TRUE(IsError(q.upsert("rec-0", make_vector(0), big), StatusCode::kResourceExhausted,
                       "memory_limit_bytes"));
   EXPECT_TRUE(IsError(q.update_metadata("rec-0", big), StatusCode::kResourceExhausted,
