@@ -52,17 +52,27 @@ class IdMap {
 
   /// Moves every mapped slot s to new_slot[s] (compaction); unmapped slots must map nowhere.
   void renumber(const std::vector<Slot>& new_slot, std::size_t new_size) {
+    // Copies, so that a failed allocation leaves the map as it was.
     std::vector<std::string> ids(new_size);
+    std::size_t heap = 0;
     for (std::size_t s = 0; s < ids_.size() && s < new_slot.size(); ++s) {
-      if (!ids_[s].empty()) ids[new_slot[s]] = std::move(ids_[s]);
+      if (!ids_[s].empty()) {
+        ids[new_slot[s]] = ids_[s];
+        heap += string_heap_bytes(ids[new_slot[s]]);
+      }
     }
     ids_.swap(ids);
-    index_.clear();
-    index_.rehash(0);
-    index_.reserve(new_size);
-    for (std::size_t s = 0; s < ids_.size(); ++s) {
-      if (!ids_[s].empty()) index_.insert(static_cast<Slot>(s));
+    try {
+      std::unordered_set<Slot, Hash, Equal> index(new_size, Hash{this}, Equal{this});
+      for (std::size_t s = 0; s < ids_.size(); ++s) {
+        if (!ids_[s].empty()) index.insert(static_cast<Slot>(s));
+      }
+      index_.swap(index);
+    } catch (...) {
+      ids_.swap(ids);
+      throw;
     }
+    heap_bytes_ = heap;
   }
 
   std::size_t memory_bytes() const noexcept {

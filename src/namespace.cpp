@@ -1,11 +1,26 @@
 // Namespace: the public handle forwards to its NamespaceState.
 #include "hnswstore/namespace.hpp"
 
+#include <new>
+
 #include "namespace_state.hpp"
 
 namespace hnswstore {
 namespace {
 Status empty_handle() { return Status::NotFound("namespace: the handle refers to no namespace"); }
+
+// No exception crosses the API: an allocation that fails while copying or checking input is
+// kResourceExhausted, anything else thrown is a bug (kInternal).
+template <class Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory");
+  } catch (const std::exception& e) {
+    return Status::Internal(e.what());
+  }
+}
 const std::string kNoName;
 const NamespaceOptions kNoOptions;
 }  // namespace
@@ -19,47 +34,47 @@ Namespace::operator bool() const { return state_ && !state_->dropped(); }
 
 Status Namespace::upsert(std::string_view id, std::span<const float> vector, Metadata metadata) {
   if (!state_) return empty_handle();
-  return state_->upsert(id, vector, std::move(metadata));
+  return guarded([&] { return state_->upsert(id, vector, std::move(metadata)); });
 }
 Status Namespace::upsert(std::span<const Record> records) {
   if (!state_) return empty_handle();
-  return state_->upsert(records);
+  return guarded([&] { return state_->upsert(records); });
 }
 Status Namespace::upsert(std::span<const std::string> ids, std::span<const float> vectors,
                          std::span<const Metadata> metadata) {
   if (!state_) return empty_handle();
-  return state_->upsert(ids, vectors, metadata);
+  return guarded([&] { return state_->upsert(ids, vectors, metadata); });
 }
 Status Namespace::update_metadata(std::string_view id, Metadata metadata) {
   if (!state_) return empty_handle();
-  return state_->update_metadata(id, std::move(metadata));
+  return guarded([&] { return state_->update_metadata(id, std::move(metadata)); });
 }
 Result<bool> Namespace::remove(std::string_view id) {
   if (!state_) return empty_handle();
-  return state_->remove(id);
+  return guarded([&] { return state_->remove(id); });
 }
 Result<Record> Namespace::get(std::string_view id) const {
   if (!state_) return empty_handle();
-  return state_->get(id);
+  return guarded([&] { return state_->get(id); });
 }
 bool Namespace::contains(std::string_view id) const { return state_ && state_->contains(id); }
 Result<std::vector<Hit>> Namespace::search(std::span<const float> query,
                                            const SearchOptions& options) const {
   if (!state_) return empty_handle();
-  return state_->search(query, options);
+  return guarded([&] { return state_->search(query, options); });
 }
 Result<std::vector<std::vector<Hit>>> Namespace::search_batch(std::span<const float> queries,
                                                               const SearchOptions& options) const {
   if (!state_) return empty_handle();
-  return state_->search_batch(queries, options);
+  return guarded([&] { return state_->search_batch(queries, options); });
 }
 Status Namespace::set_ef_search(std::size_t ef) {
   if (!state_) return empty_handle();
-  return state_->set_ef_search(ef);
+  return guarded([&] { return state_->set_ef_search(ef); });
 }
 Status Namespace::compact() {
   if (!state_) return empty_handle();
-  return state_->compact();
+  return guarded([&] { return state_->compact(); });
 }
 NamespaceStats Namespace::stats() const {
   return state_ ? state_->stats() : NamespaceStats{};

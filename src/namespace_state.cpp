@@ -229,6 +229,7 @@ Slot NamespaceState::allocate_slot() {
 Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
+  if (Status s = check_quota(batch); !s.ok()) return s;
   // An HNSW graph that is mostly tombstones is slow to insert into (hnswlib's construction
   // search walks tombstones without counting them), so it is rebuilt from the live records
   // first; that also gives the tombstones' memory back.
@@ -239,7 +240,21 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
                                         std::to_string(free_slots_.size()) + " tombstones before an upsert");
     if (Status s = compact_locked(); !s.ok()) return s;
   }
-  if (Status s = check_quota(batch); !s.ok()) return s;
+  // Room for the whole batch at once: growing chunk by chunk would overshoot the batch by up
+  // to the growth step.
+  std::size_t new_ids = 0;
+  for (const Input& in : batch) new_ids += ids_.find(in.id) ? 0 : 1;
+  if (new_ids > free_slots_.size()) {
+    const std::size_t slots = next_slot_ + (new_ids - free_slots_.size());
+    if (slots > index_->capacity()) {
+      std::unique_lock<std::shared_mutex> exclusive(mutex_);
+      try {
+        index_->reserve(slots);
+      } catch (const std::exception& e) {
+        return from_exception(e);
+      }
+    }
+  }
 
   Undo undo;
   const std::size_t chunk = chunk_size();

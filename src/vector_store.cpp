@@ -59,6 +59,9 @@ Status compare_options(const NamespaceOptions& have, const NamespaceOptions& wan
       return differs("hnsw.ef_construction", std::to_string(have.hnsw.ef_construction),
                      std::to_string(want.hnsw.ef_construction));
     }
+    if (have.hnsw.seed != want.hnsw.seed) {
+      return differs("hnsw.seed", std::to_string(have.hnsw.seed), std::to_string(want.hnsw.seed));
+    }
   }
   return Status::Ok();
 }

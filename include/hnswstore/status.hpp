@@ -120,13 +120,15 @@ class [[nodiscard]] Result {
     check();
     return std::get<0>(v_);
   }
-  T&& value() && {
+  /// On an rvalue the value is moved out and returned by value (std::expected returns T&&),
+  /// so that `for (const Hit& h : ns.search(q).value())` does not dangle.
+  T value() && {
     check();
     return std::get<0>(std::move(v_));
   }
-  const T&& value() const&& {
+  T value() const&& {
     check();
-    return std::get<0>(std::move(v_));
+    return std::get<0>(v_);
   }
 
   /// The error. Calling it on a Result that holds a value returns an ok Status.
@@ -140,7 +142,7 @@ class [[nodiscard]] Result {
   /// Unchecked access, as std::expected: undefined if !has_value().
   T& operator*() & noexcept { return *std::get_if<0>(&v_); }
   const T& operator*() const& noexcept { return *std::get_if<0>(&v_); }
-  T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
+  T operator*() && { return std::move(*std::get_if<0>(&v_)); }
   T* operator->() noexcept { return std::get_if<0>(&v_); }
   const T* operator->() const noexcept { return std::get_if<0>(&v_); }
 

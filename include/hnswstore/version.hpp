@@ -15,7 +15,8 @@ namespace hnswstore {
 /// headers and library come from different installs.
 HNSWSTORE_API const char* version() noexcept;
 
-/// The hnswlib version the library was compiled against ("0.6.2", "0.8.0", or "unknown").
+/// The hnswlib release series the library was compiled against, inferred from its headers
+/// (hnswlib has no version macro): "0.6", "0.7" or "0.8".
 HNSWSTORE_API const char* hnswlib_version() noexcept;
 
 }  // namespace hnswstore
