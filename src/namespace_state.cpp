@@ -247,7 +247,7 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
   if (new_ids > free_slots_.size()) {
     const std::size_t slots = next_slot_ + (new_ids - free_slots_.size());
     if (slots > index_->capacity()) {
-      std::unique_lock<std::shared_mutex> exclusive(mutex_);
+      std::unique_lock<RwLock> exclusive(mutex_);
       try {
         index_->reserve(slots);
       } catch (const std::exception& e) {
@@ -261,7 +261,7 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
   for (std::size_t begin = 0; begin < batch.size(); begin += chunk) {
     const std::size_t end = std::min(batch.size(), begin + chunk);
     {
-      std::unique_lock<std::shared_mutex> exclusive(mutex_);
+      std::unique_lock<RwLock> exclusive(mutex_);
       Status s = apply_chunk(batch, begin, end, undo);
       if (!s.ok()) {
         Status r = rollback(undo);
@@ -367,7 +367,7 @@ Status NamespaceState::update_metadata(std::string_view id, Metadata metadata) {
           std::to_string(options_.memory_limit_bytes));
     }
   }
-  std::unique_lock<std::shared_mutex> exclusive(mutex_);
+  std::unique_lock<RwLock> exclusive(mutex_);
   try {
     metadata_.set(*slot, std::move(metadata));
   } catch (const std::exception& e) {
@@ -388,7 +388,7 @@ Result<bool> NamespaceState::remove(std::string_view id) {
   } catch (const std::exception& e) {
     return from_exception(e);
   }
-  std::unique_lock<std::shared_mutex> exclusive(mutex_);
+  std::unique_lock<RwLock> exclusive(mutex_);
   index_->remove(*slot);
   ids_.erase(*slot);
   metadata_.clear(*slot);
@@ -411,7 +411,7 @@ std::vector<float> NamespaceState::stored_vector(Slot slot) const {
 
 Result<Record> NamespaceState::get(std::string_view id) const {
   if (Status s = check_id(id, "id"); !s.ok()) return s;
-  std::shared_lock<std::shared_mutex> lock(mutex_);
+  std::shared_lock<RwLock> lock(mutex_);
   if (dropped()) return not_found();
   const auto slot = ids_.find(id);
   if (!slot) return Status::NotFound("id: no record with id '" + std::string(id) + "'");
@@ -423,7 +423,7 @@ Result<Record> NamespaceState::get(std::string_view id) const {
 }
 
 bool NamespaceState::contains(std::string_view id) const {
-  std::shared_lock<std::shared_mutex> lock(mutex_);
+  std::shared_lock<RwLock> lock(mutex_);
   return !dropped() && ids_.find(id).has_value();
 }
 
@@ -463,7 +463,7 @@ Result<std::vector<Hit>> NamespaceState::search(std::span<const float> query,
   try {
     std::vector<Neighbor> found;
     std::vector<Hit> hits;
-    std::shared_lock<std::shared_mutex> lock(mutex_);
+    std::shared_lock<RwLock> lock(mutex_);
     if (dropped()) return not_found();
     search_locked(query.data(), o, found, hits);
     return hits;
@@ -493,7 +493,7 @@ Result<std::vector<std::vector<Hit>>> NamespaceState::search_batch(std::span<con
     if (dropped()) return not_found();
     parallel_for(n, context_->threads, 8, [&](std::size_t i) {
       thread_local std::vector<Neighbor> found;
-      std::shared_lock<std::shared_mutex> lock(mutex_);
+      std::shared_lock<RwLock> lock(mutex_);
       if (dropped()) return;
       search_locked(queries.data() + i * dim, o, found, results[i]);
     });
@@ -508,7 +508,7 @@ Status NamespaceState::set_ef_search(std::size_t ef) {
   if (Status s = check_ef(ef, "ef_search"); !s.ok()) return s;
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
-  std::unique_lock<std::shared_mutex> exclusive(mutex_);
+  std::unique_lock<RwLock> exclusive(mutex_);
   if (options_.hnsw.ef_search != ef) dirty_ = true;
   options_.hnsw.ef_search = ef;
   return Status::Ok();
@@ -523,7 +523,7 @@ Status NamespaceState::compact() {
 Status NamespaceState::compact_locked() {
   try {
     // Build the new index while searches go on against the old one.
-    std::shared_lock<std::shared_mutex> shared(mutex_);
+    std::shared_lock<RwLock> shared(mutex_);
     const std::size_t slots = index_->slot_count();
     const std::size_t live = live_.load(std::memory_order_relaxed);
     std::vector<Slot> new_slot(slots, 0);
@@ -556,7 +556,7 @@ Status NamespaceState::compact_locked() {
     }
     shared.unlock();
 
-    std::unique_lock<std::shared_mutex> exclusive(mutex_);
+    std::unique_lock<RwLock> exclusive(mutex_);
     ids_.renumber(new_slot, writes.size());
     metadata_.renumber(new_slot, is_live, writes.size());
     norms_.swap(norms);
@@ -584,7 +584,7 @@ NamespaceStats NamespaceState::stats() const {
   st.dimension = options_.dimension;
   st.metric = options_.metric;
   st.index = options_.index;
-  std::shared_lock<std::shared_mutex> lock(mutex_);
+  std::shared_lock<RwLock> lock(mutex_);
   if (dropped()) return st;
   st.count = live_.load(std::memory_order_relaxed);
   st.deleted = index_->slot_count() - st.count;
@@ -599,7 +599,7 @@ NamespaceStats NamespaceState::stats() const {
 
 void NamespaceState::drop() {
   std::unique_lock<std::mutex> writer(write_mutex_);
-  std::unique_lock<std::shared_mutex> exclusive(mutex_);
+  std::unique_lock<RwLock> exclusive(mutex_);
   dropped_.store(true, std::memory_order_release);
   live_.store(0, std::memory_order_release);
   index_ = make_index(options_);

@@ -17,6 +17,7 @@
 #include "hnswstore/status.hpp"
 #include "id_map.hpp"
 #include "metadata_store.hpp"
+#include "rw_lock.hpp"
 #include "vector_index.hpp"
 
 namespace hnswstore::detail {
@@ -103,7 +104,7 @@ class NamespaceState {
   NamespaceOptions options_;  // ef_search changes under both locks
   const std::shared_ptr<const StoreContext> context_;
 
-  mutable std::shared_mutex mutex_;
+  mutable RwLock mutex_;
   std::mutex write_mutex_;
   std::atomic<bool> dropped_{false};
   std::atomic<std::size_t> live_{0};
