@@ -76,7 +76,9 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 using Logger = std::function<void(LogLevel, std::string_view)>;
 /// Progress of long work (bulk upserts, loads, graph rebuilds, compaction): `stage` names the
 /// work ("upsert", "compact", ...), `done` of `total` items are finished. Called from the thread
-/// that started the work, at most once per chunk, with done == total last.
+/// that started the work, at most once per chunk, with done == total last. The callback may
+/// read (search, get) but must not write to the namespace that reports, whose writer lock the
+/// reporting thread holds.
 using Progress =
     std::function<void(std::string_view stage, std::size_t done, std::size_t total)>;
 
