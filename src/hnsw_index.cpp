@@ -333,23 +333,7 @@ class HnswIndex final : public VectorIndex {
     const hnswlib::DISTFUNC<float> dist = h.fstdistfunc_;
     tableint cur = entry;
     float cur_dist = dist(vector, h.getDataByInternalId(cur), h.dist_func_param_);
-    for (int l = max_level; l > level; --l) {
-      bool moved = true;
-      while (moved) {
-        moved = false;
-        hnswlib::linklistsizeint* list = h.get_linklist(cur, l);
-        const unsigned n = h.getListCount(list);
-        const tableint* links = reinterpret_cast<const tableint*>(list + 1);
-        for (unsigned i = 0; i < n; ++i) {
-          const float d = dist(vector, h.getDataByInternalId(links[i]), h.dist_func_param_);
-          if (d < cur_dist) {
-            cur_dist = d;
-            cur = links[i];
-            moved = true;
-          }
-        }
-      }
-    }
+    descend(vector, max_level, level, cur, cur_dist);
     const bool entry_deleted = h.isMarkedDeleted(entry);
     for (int l = std::min(level, max_level); l >= 0; --l) {
       auto top = h.searchBaseLayer(cur, vector, l);
@@ -381,6 +365,30 @@ class HnswIndex final : public VectorIndex {
     }
   }
 
+  // Greedy descent from layer `from` down to layer `to` + 1: on each layer, move to the nearest
+  // neighbour of the current node until none is nearer (tombstones count as stepping stones).
+  void descend(const float* query, int from, int to, tableint& cur, float& cur_dist) const {
+    const auto& h = *hnsw_;
+    const hnswlib::DISTFUNC<float> dist = h.fstdistfunc_;
+    for (int level = from; level > to; --level) {
+      bool moved = true;
+      while (moved) {
+        moved = false;
+        hnswlib::linklistsizeint* list = h.get_linklist(cur, level);
+        const unsigned n = h.getListCount(list);
+        const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+        for (unsigned i = 0; i < n; ++i) {
+          const float d = dist(query, data(links[i]), h.dist_func_param_);
+          if (d < cur_dist) {
+            cur_dist = d;
+            cur = links[i];
+            moved = true;
+          }
+        }
+      }
+    }
+  }
+
   // Greedy descent through the upper layers, then a beam search of width ef on layer 0 that
   // walks through tombstones and rejected nodes but keeps only accepted ones.
   template <bool kFiltered>
@@ -392,23 +400,7 @@ class HnswIndex final : public VectorIndex {
 
     tableint cur = h.enterpoint_node_;
     float cur_dist = dist(query, data(cur), param);
-    for (int level = h.maxlevel_; level > 0; --level) {
-      bool moved = true;
-      while (moved) {
-        moved = false;
-        hnswlib::linklistsizeint* list = h.get_linklist(cur, level);
-        const unsigned n = h.getListCount(list);
-        const tableint* links = reinterpret_cast<const tableint*>(list + 1);
-        for (unsigned i = 0; i < n; ++i) {
-          const float d = dist(query, data(links[i]), param);
-          if (d < cur_dist) {
-            cur_dist = d;
-            cur = links[i];
-            moved = true;
-          }
-        }
-      }
-    }
+    descend(query, h.maxlevel_, 0, cur, cur_dist);
 
     auto lease = visited_.acquire(h.max_elements_);
     std::uint16_t* mark = lease->mark.data();

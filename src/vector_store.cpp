@@ -20,6 +20,13 @@ class StoreState {
   explicit StoreState(StoreOptions options)
       : context(std::make_shared<StoreContext>(std::move(options))) {}
 
+  // Creates and registers a namespace; `mutex` is held exclusively.
+  std::shared_ptr<NamespaceState> add(std::string_view name, const NamespaceOptions& options) {
+    auto ns = std::make_shared<NamespaceState>(std::string(name), options, context);
+    namespaces.emplace(std::string(name), ns);
+    return ns;
+  }
+
   const std::shared_ptr<const StoreContext> context;
   mutable std::shared_mutex mutex;
   std::map<std::string, std::shared_ptr<NamespaceState>, std::less<>> namespaces;
@@ -91,9 +98,7 @@ Result<Namespace> VectorStore::create_namespace(std::string_view name,
   if (state_->namespaces.count(name) != 0) {
     return Status::AlreadyExists("name: namespace '" + std::string(name) + "' already exists");
   }
-  auto ns = std::make_shared<detail::NamespaceState>(std::string(name), options, state_->context);
-  state_->namespaces.emplace(std::string(name), ns);
-  return Namespace(std::move(ns));
+  return Namespace(state_->add(name, options));
 }
 
 Result<Namespace> VectorStore::open_namespace(std::string_view name) {
@@ -118,9 +123,7 @@ Result<Namespace> VectorStore::get_or_create_namespace(std::string_view name,
     if (Status s = compare_options(it->second->options(), options, name); !s.ok()) return s;
     return Namespace(it->second);
   }
-  auto ns = std::make_shared<detail::NamespaceState>(std::string(name), options, state_->context);
-  state_->namespaces.emplace(std::string(name), ns);
-  return Namespace(std::move(ns));
+  return Namespace(state_->add(name, options));
 }
 
 bool VectorStore::has_namespace(std::string_view name) const {
