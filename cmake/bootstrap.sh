@@ -19,7 +19,7 @@
 # CMAKE_BUILD_PARALLEL_LEVEL and CTEST_PARALLEL_LEVEL default to the number of CPUs.
 #
 # hnswlib 0.8.0 is not in Debian 12. Its headers come from the npm package hnswlib-node@3.0.0
-# (`npm pack`, or the registry tarball with curl/wget when npm is missing), checked against a
+# (`npm pack`; npm itself is installed from Debian's packages when missing), checked against a
 # pinned SHA-256 and unpacked into build/_deps/hnswlib-0.8.0, so that
 #   cmake --preset <preset> -B <dir> -DHNSWLIB_INCLUDE_DIR=<repo>/build/_deps/hnswlib-0.8.0/package/src
 # builds against them.
@@ -37,7 +37,6 @@ readonly DEB_PACKAGES=(
 )
 readonly HNSWLIB08_NPM_SPEC="hnswlib-node@3.0.0"
 readonly HNSWLIB08_TARBALL="hnswlib-node-3.0.0.tgz"
-readonly HNSWLIB08_URL="https://registry.npmjs.org/hnswlib-node/-/${HNSWLIB08_TARBALL}"
 readonly HNSWLIB08_SHA256="4a8074485e5abe659d23e9998d97a00226db056ca466ada6eedbc512a4c4df01"
 readonly HNSWLIB08_DIR="${REPO_ROOT}/build/_deps/hnswlib-0.8.0"
 readonly HNSWLIB08_INCLUDE_DIR="${HNSWLIB08_DIR}/package/src"
@@ -59,23 +58,19 @@ is_installed() {
   [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == "installed" ]]
 }
 
-install_deps() {
-  if [[ "${HNSWSTORE_SKIP_DEPS:-0}" == "1" ]]; then
-    echo "bootstrap: HNSWSTORE_SKIP_DEPS=1, not checking Debian packages"
-    return
-  fi
+# install_packages <package>...: installs those of the Debian packages that are missing.
+install_packages() {
   if ! command -v dpkg-query >/dev/null 2>&1; then
-    echo "bootstrap: no dpkg-query (not Debian/Ubuntu?); assuming these are installed:" \
-         "${DEB_PACKAGES[*]}" >&2
+    echo "bootstrap: no dpkg-query (not Debian/Ubuntu?); assuming these are installed: $*" >&2
     return
   fi
   local missing=() pkg
-  for pkg in "${DEB_PACKAGES[@]}"; do
+  for pkg in "$@"; do
     if [[ "${pkg}" == "g++" ]] && is_installed build-essential; then continue; fi
     is_installed "${pkg}" || missing+=("${pkg}")
   done
   if ((${#missing[@]} == 0)); then
-    echo "bootstrap: all needed Debian packages are installed"
+    echo "bootstrap: the needed Debian packages are installed ($*)"
     return
   fi
   local sudo=()
@@ -91,6 +86,14 @@ install_deps() {
   run "${sudo[@]}" apt-get update
   run "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+install_deps() {
+  if [[ "${HNSWSTORE_SKIP_DEPS:-0}" == "1" ]]; then
+    echo "bootstrap: HNSWSTORE_SKIP_DEPS=1, not checking Debian packages"
+    return
+  fi
+  install_packages "${DEB_PACKAGES[@]}"
 }
 
 # ── builds ──────────────────────────────────────────────────────────────────────────────────
@@ -111,16 +114,10 @@ fetch_hnswlib08() {
   local tmp
   mkdir -p "${REPO_ROOT}/build/_deps"
   tmp="$(mktemp -d "${REPO_ROOT}/build/_deps/.hnswlib08.XXXXXX")"
-  if command -v npm >/dev/null 2>&1; then
-    (cd "${tmp}" && run npm pack --silent "${HNSWLIB08_NPM_SPEC}")
-  elif command -v curl >/dev/null 2>&1; then
-    run curl -fsSL --retry 3 -o "${tmp}/${HNSWLIB08_TARBALL}" "${HNSWLIB08_URL}"
-  elif command -v wget >/dev/null 2>&1; then
-    run wget -q -O "${tmp}/${HNSWLIB08_TARBALL}" "${HNSWLIB08_URL}"
-  else
-    rm -rf "${tmp}"
-    die "need npm, curl or wget to download ${HNSWLIB08_NPM_SPEC} (apt-get install curl)"
+  if ! command -v npm >/dev/null 2>&1; then
+    install_packages npm
   fi
+  (cd "${tmp}" && run npm pack --silent "${HNSWLIB08_NPM_SPEC}")
   local sum
   sum="$(sha256sum "${tmp}/${HNSWLIB08_TARBALL}" | cut -d' ' -f1)"
   if [[ "${sum}" != "${HNSWLIB08_SHA256}" ]]; then
