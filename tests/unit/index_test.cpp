@@ -101,7 +101,8 @@ TEST_P(HnswRecall, AtDefaultParametersAgainstFlat) {
   const std::size_t dim = 128;
   const Matrix base = testing::embedding_like(10000, dim, 1);
   const Matrix queries = testing::embedding_like(200, dim, 2);
-  auto store = VectorStore::in_memory();
+  // One build thread: with the fixed seed the graph, and so the recall, is reproducible.
+  auto store = VectorStore::in_memory({.threads = 1});
   auto hnsw = make_namespace(store, "hnsw", dim, metric, IndexKind::kHnsw);
   auto flat = make_namespace(store, "flat", dim, metric, IndexKind::kFlat);
   const auto ids = numbered_ids(base.rows);
