@@ -124,10 +124,7 @@ class VisitedPool {
         free_.pop_back();
       }
     }
-    if (!m) {
-      m = std::make_unique<Marks>();
-      total_.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (!m) m = std::make_unique<Marks>();
     if (m->mark.size() < n) {
       bytes_.fetch_add((n - m->mark.size()) * sizeof(std::uint16_t), std::memory_order_relaxed);
       m->mark.assign(n, 0);
@@ -148,7 +145,6 @@ class VisitedPool {
   }
   std::mutex mutex_;
   std::vector<std::unique_ptr<Marks>> free_;
-  std::atomic<std::size_t> total_{0};
   std::atomic<std::size_t> bytes_{0};
 };
 

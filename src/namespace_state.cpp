@@ -525,11 +525,10 @@ Status NamespaceState::compact_locked() {
     // Build the new index while searches go on against the old one.
     std::shared_lock<RwLock> shared(mutex_);
     const std::size_t slots = index_->slot_count();
-    const std::size_t live = live_.load(std::memory_order_relaxed);
     std::vector<Slot> new_slot(slots, 0);
     std::vector<bool> is_live(slots, false);
     std::vector<VectorWrite> writes;
-    writes.reserve(live);
+    writes.reserve(live_.load(std::memory_order_relaxed));
     for (std::size_t s = 0; s < slots; ++s) {
       const auto slot = static_cast<Slot>(s);
       if (index_->is_removed(slot)) continue;
@@ -564,7 +563,6 @@ Status NamespaceState::compact_locked() {
     free_slots_.clear();
     free_slots_.shrink_to_fit();
     next_slot_ = writes.size();
-    (void)live;
     dirty_ = true;
   } catch (const std::exception& e) {
     return from_exception(e);
