@@ -2,12 +2,13 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
+
+#include <xxhash.h>
 
 #include "vector_index.hpp"
 
@@ -89,7 +90,9 @@ class IdMap {
     using is_transparent = void;
     const IdMap* map;
     std::size_t operator()(Slot s) const { return (*this)(std::string_view(map->ids_[s])); }
-    std::size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+    std::size_t operator()(std::string_view id) const {
+      return static_cast<std::size_t>(XXH3_64bits(id.data(), id.size()));
+    }
   };
   struct Equal {
     using is_transparent = void;
