@@ -165,8 +165,8 @@ std::size_t NamespaceState::chunk_size() const noexcept {
   return std::max<std::size_t>(256, 128 * context_->threads);
 }
 
-Status NamespaceState::check_quota(const std::vector<Input>& batch) const {
-  std::size_t new_ids = 0;
+Status NamespaceState::check_quota(const std::vector<Input>& batch, std::size_t& new_ids) const {
+  new_ids = 0;
   std::size_t record_bytes = 0;
   std::size_t released_bytes = 0;  // metadata that updates replace
   for (const Input& in : batch) {
@@ -229,7 +229,8 @@ Slot NamespaceState::allocate_slot() {
 Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
-  if (Status s = check_quota(batch); !s.ok()) return s;
+  std::size_t new_ids = 0;  // ids of the batch not yet in the namespace
+  if (Status s = check_quota(batch, new_ids); !s.ok()) return s;
   // An HNSW graph that is mostly tombstones is slow to insert into (hnswlib's construction
   // search walks tombstones without counting them), so it is rebuilt from the live records
   // first; that also gives the tombstones' memory back.
@@ -242,8 +243,6 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
   }
   // Room for the whole batch at once: growing chunk by chunk would overshoot the batch by up
   // to the growth step.
-  std::size_t new_ids = 0;
-  for (const Input& in : batch) new_ids += ids_.find(in.id) ? 0 : 1;
   if (new_ids > free_slots_.size()) {
     const std::size_t slots = next_slot_ + (new_ids - free_slots_.size());
     if (slots > index_->capacity()) {
@@ -430,7 +429,7 @@ bool NamespaceState::contains(std::string_view id) const {
 void NamespaceState::search_locked(const float* query, const SearchOptions& o,
                                    std::vector<Neighbor>& found, std::vector<Hit>& hits) const {
   const std::size_t dim = options_.dimension;
-  std::vector<float> unit;
+  thread_local std::vector<float> unit;  // no allocation per query
   if (options_.metric == Metric::kCosine) {
     unit.resize(dim);
     normalize_into(query, dim, unit.data());

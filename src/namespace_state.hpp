@@ -89,7 +89,8 @@ class NamespaceState {
                      std::string_view id_field, std::string_view vector_field,
                      std::string_view metadata_field) const;
   Status apply(std::vector<Input>& batch, bool report_progress);
-  Status check_quota(const std::vector<Input>& batch) const;
+  /// Also counts the batch's ids that are not in the namespace yet.
+  Status check_quota(const std::vector<Input>& batch, std::size_t& new_ids) const;
   Status apply_chunk(std::vector<Input>& batch, std::size_t begin, std::size_t end, Undo& undo);
   Status rollback(Undo& undo);
   Status compact_locked();  // write_mutex_ held
