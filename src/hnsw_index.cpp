@@ -7,6 +7,7 @@
 // template flag means opposite things in the two versions).
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -49,6 +50,7 @@
 #endif
 
 #include "distance.hpp"
+#include "format.hpp"
 #include "hnswstore/version.hpp"
 #include "parallel.hpp"
 #include "vector_index.hpp"
@@ -279,6 +281,103 @@ class HnswIndex final : public VectorIndex {
     } else {
       walk<true>(query, k, std::max(ef, k), filter, out);
     }
+  }
+
+  bool export_graph(std::span<const Slot> position, GraphImage& g) const override {
+    g = GraphImage();
+    g.max_m = static_cast<std::uint32_t>(options_.hnsw.m);
+    g.max_m0 = static_cast<std::uint32_t>(2 * options_.hnsw.m);
+    std::size_t n = 0;
+    for (const Slot p : position) n += p != kNoSlot ? 1 : 0;
+    if (n == 0) {
+      g.entry_point = kNoSlot;
+      return true;
+    }
+    const auto& h = *hnsw_;
+    if (static_cast<std::size_t>(h.maxM_) != g.max_m || static_cast<std::size_t>(h.maxM0_) != g.max_m0) {
+      return false;
+    }
+    // Saved nodes in file order.
+    std::vector<tableint> node(n, kNoInternal);
+    for (std::size_t s = 0; s < position.size(); ++s) {
+      if (position[s] != kNoSlot) node[position[s]] = internal_of_slot_[s];
+    }
+    g.levels.resize(n);
+    g.offsets.resize(n + 1);
+    g.links.reserve(n * (h.maxM0_ / 2 + 2));
+    std::uint32_t entry = kNoSlot;
+    for (std::size_t i = 0; i < n; ++i) {
+      const tableint id = node[i];
+      const int level = h.element_levels_[id];
+      if (level > 255) return false;
+      g.levels[i] = static_cast<std::uint8_t>(level);
+      if (entry == kNoSlot || level > g.levels[entry]) entry = static_cast<std::uint32_t>(i);
+      g.offsets[i] = g.links.size();
+      for (int l = 0; l <= level; ++l) {
+        hnswlib::linklistsizeint* list = l == 0 ? h.get_linklist0(id) : h.get_linklist(id, l);
+        const unsigned count = h.getListCount(list);
+        const tableint* links = reinterpret_cast<const tableint*>(list + 1);
+        const std::size_t at = g.links.size();
+        g.links.push_back(0);
+        for (unsigned j = 0; j < count; ++j) {
+          const auto label = static_cast<std::size_t>(h.getExternalLabel(links[j]));
+          if (label >= position.size() || position[label] == kNoSlot) continue;
+          g.links.push_back(position[label]);
+        }
+        g.links[at] = static_cast<std::uint32_t>(g.links.size() - at - 1);
+      }
+    }
+    g.offsets[n] = g.links.size();
+    // The entry point stays hnswlib's when it is saved; otherwise a saved node on the highest
+    // level takes its place.
+    const auto old_entry = static_cast<std::size_t>(h.getExternalLabel(h.enterpoint_node_));
+    if (old_entry < position.size() && position[old_entry] != kNoSlot &&
+        g.levels[position[old_entry]] >= g.levels[entry]) {
+      entry = position[old_entry];
+    }
+    g.entry_point = entry;
+    g.max_level = g.levels[entry];
+    return true;
+  }
+
+  void import_graph(const float* vectors, std::size_t n, const GraphImage& g) override {
+    if (n == 0) return;
+    reserve(n);
+    auto& h = *hnsw_;
+    const std::size_t dim = options_.dimension;
+    std::size_t upper = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto id = static_cast<tableint>(i);
+      const int level = g.levels[i];
+      char* base = h.data_level0_memory_ + i * h.size_data_per_element_;
+      std::memset(base, 0, h.size_links_level0_);
+      std::memcpy(h.getDataByInternalId(id), vectors + i * dim, h.data_size_);
+      h.setExternalLabel(id, static_cast<hnswlib::labeltype>(i));
+      h.element_levels_[i] = level;
+      if (level > 0) {
+        const std::size_t bytes = h.size_links_per_element_ * static_cast<std::size_t>(level);
+        h.linkLists_[i] = static_cast<char*>(std::malloc(bytes + 1));
+        if (h.linkLists_[i] == nullptr) throw std::bad_alloc();
+        std::memset(h.linkLists_[i], 0, bytes + 1);
+        upper += bytes;
+      }
+      // Counted from here, so that hnswlib's destructor frees what was allocated on a throw.
+      h.cur_element_count = i + 1;
+      std::size_t pos = g.offsets[i];
+      for (int l = 0; l <= level; ++l) {
+        const std::uint32_t count = g.links[pos++];
+        hnswlib::linklistsizeint* list = l == 0 ? h.get_linklist0(id) : h.get_linklist(id, l);
+        h.setListCount(list, static_cast<unsigned short>(count));
+        std::memcpy(list + 1, g.links.data() + pos, count * sizeof(tableint));
+        pos += count;
+      }
+      h.label_lookup_[static_cast<hnswlib::labeltype>(i)] = id;
+    }
+    h.enterpoint_node_ = g.entry_point;
+    h.maxlevel_ = static_cast<int>(g.max_level);
+    internal_of_slot_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) internal_of_slot_[i] = static_cast<tableint>(i);
+    upper_bytes_ = upper;
   }
 
   std::size_t vector_bytes() const override {

@@ -1,6 +1,7 @@
 // IdMap: string id <-> dense slot, holding each id string once.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -74,6 +75,20 @@ class IdMap {
       throw;
     }
     heap_bytes_ = heap;
+  }
+
+  /// Bytes memory_bytes() may grow by when the map reaches `slots` slots and `ids` ids (the
+  /// slot table and the hash table grow geometrically), not counting the ids themselves.
+  std::size_t growth_bytes(std::size_t slots, std::size_t ids) const noexcept {
+    std::size_t extra = 0;
+    if (slots > ids_.capacity()) {
+      extra += (std::max(slots, 2 * ids_.capacity()) - ids_.capacity()) * sizeof(std::string);
+    }
+    if (static_cast<double>(ids) >
+        static_cast<double>(index_.bucket_count()) * static_cast<double>(index_.max_load_factor())) {
+      extra += (std::max<std::size_t>(ids, 2 * index_.bucket_count()) + 64) * sizeof(void*);
+    }
+    return extra;
   }
 
   std::size_t memory_bytes() const noexcept {

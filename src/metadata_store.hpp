@@ -2,6 +2,7 @@
 // The payload index for filters will live beside it (ARCHITECTURE.md section 6).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -39,6 +40,12 @@ class MetadataStore {
     values_.swap(values);
     bytes_ = 0;
     for (const auto& v : values_) bytes_ += json_heap_bytes(v);
+  }
+
+  /// Bytes the slot table may grow by when it reaches `slots` slots (it grows geometrically).
+  std::size_t growth_bytes(std::size_t slots) const noexcept {
+    if (slots <= values_.capacity()) return 0;
+    return (std::max(slots, 2 * values_.capacity()) - values_.capacity()) * sizeof(Metadata);
   }
 
   std::size_t bytes() const noexcept { return bytes_; }

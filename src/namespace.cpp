@@ -49,6 +49,10 @@ Status Namespace::update_metadata(std::string_view id, Metadata metadata) {
   if (!state_) return empty_handle();
   return guarded([&] { return state_->update_metadata(id, std::move(metadata)); });
 }
+Status Namespace::save() {
+  if (!state_) return empty_handle();
+  return guarded([&] { return state_->save(); });
+}
 Result<bool> Namespace::remove(std::string_view id) {
   if (!state_) return empty_handle();
   return guarded([&] { return state_->remove(id); });

@@ -1,20 +1,25 @@
 #include "namespace_state.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <new>
 #include <unordered_map>
 
+#include "hnswstore/version.hpp"
 #include "parallel.hpp"
+#include "persistence.hpp"
 #include "validation.hpp"
 
 namespace hnswstore::detail {
 
 // ── StoreContext ─────────────────────────────────────────────────────────────────────────────
 
-StoreContext::StoreContext(StoreOptions o)
-    : options(std::move(o)), threads(resolve_threads(options.threads)) {}
+StoreContext::StoreContext(StoreOptions o, std::filesystem::path directory)
+    : options(std::move(o)), threads(resolve_threads(options.threads)), dir(std::move(directory)) {
+  if (!dir.empty()) env = options.env ? options.env : Env::posix();
+}
 
 void StoreContext::log(LogLevel level, std::string_view message) const {
   if (options.logger) {
@@ -63,7 +68,23 @@ NamespaceState::NamespaceState(std::string name, NamespaceOptions options,
     : name_(std::move(name)),
       options_(options),
       context_(std::move(context)),
-      index_(make_index(options_)) {}
+      created_(utc_now()),
+      index_(make_index(options_)) {
+  dirty_ = true;
+}
+
+NamespaceState::NamespaceState(NamespaceConfig config,
+                               std::shared_ptr<const StoreContext> context)
+    : name_(config.name),
+      options_(config.options),
+      context_(std::move(context)),
+      created_(config.created),
+      index_(make_index(options_)) {
+  loaded_.store(false, std::memory_order_relaxed);
+  live_.store(static_cast<std::size_t>(config.count), std::memory_order_relaxed);
+  last_generation_ = config.generation;
+  disk_ = std::move(config);
+}
 
 std::size_t NamespaceState::size() const noexcept {
   return dropped() ? 0 : live_.load(std::memory_order_acquire);
@@ -71,6 +92,13 @@ std::size_t NamespaceState::size() const noexcept {
 
 Status NamespaceState::not_found() const {
   return Status::NotFound("namespace '" + name_ + "' was dropped");
+}
+
+Status NamespaceState::writable() const {
+  if (context_->options.read_only) {
+    return Status::NotSupported("namespace '" + name_ + "': the store was opened read_only");
+  }
+  return Status::Ok();
 }
 
 Status NamespaceState::check_input(std::string_view id, std::span<const float> vector,
@@ -202,8 +230,22 @@ Status NamespaceState::check_quota(const std::vector<Input>& batch, std::size_t&
         index_growth += 65536 * 40;  // hnswlib's fixed lock table
       }
     }
-    const std::size_t projected =
-        memory_bytes_locked() + index_growth + record_bytes - std::min(record_bytes, released_bytes);
+    // A new HNSW node draws its level at random: P(level >= l) = m^-l, each upper level costs
+    // one link list. Projected: twice the expected upper bytes per new id, plus room for one
+    // node of level 4 (exceeding that has a probability of about m^-5 per insert).
+    if (options_.index == IndexKind::kHnsw && new_ids > 0) {
+      const std::size_t list = options_.hnsw.m * 4 + 4;
+      index_growth += 2 * new_ids * list / std::max<std::size_t>(options_.hnsw.m - 1, 1) + 4 * list;
+    }
+    // The slot-indexed tables grow geometrically too.
+    std::size_t table_growth = ids_.growth_bytes(slots_needed, live + new_ids) +
+                               metadata_.growth_bytes(slots_needed);
+    if (options_.metric == Metric::kCosine && slots_needed > norms_.capacity()) {
+      table_growth +=
+          (std::max(slots_needed, 2 * norms_.capacity()) - norms_.capacity()) * sizeof(float);
+    }
+    const std::size_t projected = memory_bytes_locked() + index_growth + table_growth +
+                                  record_bytes - std::min(record_bytes, released_bytes);
     if (projected > options_.memory_limit_bytes) {
       return Status::ResourceExhausted(
           "memory_limit_bytes: the upsert would bring namespace '" + name_ + "' to about " +
@@ -227,6 +269,8 @@ Slot NamespaceState::allocate_slot() {
 }
 
 Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
+  if (Status s = writable(); !s.ok()) return s;
+  if (Status s = ensure_loaded(); !s.ok()) return s;
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
   std::size_t new_ids = 0;  // ids of the batch not yet in the namespace
@@ -351,6 +395,8 @@ Status NamespaceState::rollback(Undo& undo) {
 Status NamespaceState::update_metadata(std::string_view id, Metadata metadata) {
   if (Status s = check_id(id, "id"); !s.ok()) return s;
   if (Status s = normalize_metadata(metadata, "metadata"); !s.ok()) return s;
+  if (Status s = writable(); !s.ok()) return s;
+  if (Status s = ensure_loaded(); !s.ok()) return s;
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
   const auto slot = ids_.find(id);
@@ -378,6 +424,8 @@ Status NamespaceState::update_metadata(std::string_view id, Metadata metadata) {
 
 Result<bool> NamespaceState::remove(std::string_view id) {
   if (Status s = check_id(id, "id"); !s.ok()) return s;
+  if (Status s = writable(); !s.ok()) return s;
+  if (Status s = ensure_loaded(); !s.ok()) return s;
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
   const auto slot = ids_.find(id);
@@ -410,6 +458,7 @@ std::vector<float> NamespaceState::stored_vector(Slot slot) const {
 
 Result<Record> NamespaceState::get(std::string_view id) const {
   if (Status s = check_id(id, "id"); !s.ok()) return s;
+  if (Status s = ensure_loaded(); !s.ok()) return s;
   std::shared_lock<RwLock> lock(mutex_);
   if (dropped()) return not_found();
   const auto slot = ids_.find(id);
@@ -422,6 +471,7 @@ Result<Record> NamespaceState::get(std::string_view id) const {
 }
 
 bool NamespaceState::contains(std::string_view id) const {
+  if (!ensure_loaded().ok()) return false;
   std::shared_lock<RwLock> lock(mutex_);
   return !dropped() && ids_.find(id).has_value();
 }
@@ -459,6 +509,7 @@ Result<std::vector<Hit>> NamespaceState::search(std::span<const float> query,
                                                 const SearchOptions& o) const {
   if (Status s = check_search_options(o); !s.ok()) return s;
   if (Status s = check_vector(query, options_, "query"); !s.ok()) return s;
+  if (Status s = ensure_loaded(); !s.ok()) return s;
   try {
     std::vector<Neighbor> found;
     std::vector<Hit> hits;
@@ -481,6 +532,7 @@ Result<std::vector<std::vector<Hit>>> NamespaceState::search_batch(std::span<con
                                    std::to_string(dim));
   }
   const std::size_t n = queries.size() / dim;
+  if (Status s = ensure_loaded(); !s.ok()) return s;
   for (std::size_t i = 0; i < n; ++i) {
     if (Status s = check_vector(queries.subspan(i * dim, dim), options_, indexed("queries", i));
         !s.ok()) {
@@ -505,6 +557,7 @@ Result<std::vector<std::vector<Hit>>> NamespaceState::search_batch(std::span<con
 
 Status NamespaceState::set_ef_search(std::size_t ef) {
   if (Status s = check_ef(ef, "ef_search"); !s.ok()) return s;
+  if (Status s = ensure_loaded(); !s.ok()) return s;
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
   std::unique_lock<RwLock> exclusive(mutex_);
@@ -514,6 +567,8 @@ Status NamespaceState::set_ef_search(std::size_t ef) {
 }
 
 Status NamespaceState::compact() {
+  if (Status s = writable(); !s.ok()) return s;
+  if (Status s = ensure_loaded(); !s.ok()) return s;
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
   return compact_locked();
@@ -584,6 +639,10 @@ NamespaceStats NamespaceState::stats() const {
   std::shared_lock<RwLock> lock(mutex_);
   if (dropped()) return st;
   st.count = live_.load(std::memory_order_relaxed);
+  if (!loaded_.load(std::memory_order_acquire)) {
+    st.memory_bytes = memory_bytes_locked();
+    return st;  // never loads; loaded and dirty are false
+  }
   st.deleted = index_->slot_count() - st.count;
   st.vector_bytes = index_->vector_bytes();
   st.graph_bytes = index_->graph_bytes();
@@ -594,8 +653,18 @@ NamespaceStats NamespaceState::stats() const {
   return st;
 }
 
-void NamespaceState::drop() {
+Status NamespaceState::drop() {
   std::unique_lock<std::mutex> writer(write_mutex_);
+  if (dropped()) return not_found();
+  if (context_->persistent()) {
+    if (Status s = writable(); !s.ok()) return s;
+    if (Status s = remove_namespace_files(*context_->env, context_->dir, name_,
+                                          disk_ ? &*disk_ : nullptr);
+        !s.ok()) {
+      return s;
+    }
+    disk_.reset();
+  }
   std::unique_lock<RwLock> exclusive(mutex_);
   dropped_.store(true, std::memory_order_release);
   live_.store(0, std::memory_order_release);
@@ -605,6 +674,232 @@ void NamespaceState::drop() {
   next_slot_ = 0;
   metadata_ = MetadataStore();
   ids_.renumber({}, 0);
+  loaded_.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+// ── persistence ──────────────────────────────────────────────────────────────────────────────
+
+bool NamespaceState::dirty() const {
+  std::shared_lock<RwLock> lock(mutex_);
+  return dirty_ && loaded_.load(std::memory_order_acquire) && !dropped();
+}
+
+Status NamespaceState::ensure_loaded() const {
+  if (loaded_.load(std::memory_order_acquire)) return Status::Ok();
+  // Loading changes the namespace's members; callers of const methods see a namespace that
+  // was always loaded, so this is logically const.
+  auto* self = const_cast<NamespaceState*>(this);
+  std::unique_lock<std::mutex> writer(self->write_mutex_);
+  if (dropped()) return not_found();
+  if (loaded_.load(std::memory_order_acquire)) return Status::Ok();
+  return self->load_locked();
+}
+
+Status NamespaceState::load_locked() {
+  NamespaceConfig config = *disk_;
+  for (int attempt = 0;; ++attempt) {
+    Status s = load_from(config);
+    if (s.code() != StatusCode::kNotFound) return s;
+    // A file the config names is gone: another process committed a newer generation since the
+    // config was read (read-only stores share the directory with a writer). Read it again.
+    NamespaceConfig fresh;
+    const Status r = read_config(*context_->env, context_->dir, name_, &fresh);
+    if (r.code() == StatusCode::kNotFound) {
+      return Status::NotFound("namespace '" + name_ + "' was dropped by another process");
+    }
+    if (!r.ok()) return r;
+    if (fresh.generation == config.generation || attempt == 8) {
+      return Status::Corruption(s.message() + " (a file the config names is missing)");
+    }
+    config = std::move(fresh);
+  }
+}
+
+Status NamespaceState::load_from(const NamespaceConfig& config) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  Env& env = *context_->env;
+  const std::filesystem::path& dir = context_->dir;
+  const NamespaceOptions& o = config.options;
+  const std::size_t dim = o.dimension;
+  try {
+    VectorsImage image;
+    {
+      std::string bytes;
+      if (Status s = read_referenced_file(env, dir, config.vectors, &bytes); !s.ok()) return s;
+      if (Status s = decode_vectors(bytes, config.vectors.name, o,
+                                    static_cast<std::size_t>(config.count), &image);
+          !s.ok()) {
+        return s;
+      }
+      if (xxh3(bytes) != config.vectors.checksum) {
+        return Status::Corruption(config.vectors.name +
+                                  ": the file's checksum differs from the one in " +
+                                  config_file_name(name_));
+      }
+    }
+    const std::size_t n = image.count();
+    auto index = make_index(o);
+    bool graph_loaded = false;
+    if (o.index == IndexKind::kHnsw && n > 0) {
+      std::string why;
+      if (!config.graph) {
+        why = "no graph file was saved";
+      } else {
+        std::string bytes;
+        Status s = read_referenced_file(env, dir, *config.graph, &bytes);
+        if (s.ok() && xxh3(bytes) != config.graph->checksum) {
+          s = Status::Corruption(config.graph->name + ": checksum mismatch");
+        }
+        GraphImage graph;
+        if (s.ok()) {
+          s = decode_graph(bytes, config.graph->name, config.vectors.checksum, n, o.hnsw.m,
+                           &graph);
+        }
+        if (s.ok()) {
+          index->import_graph(image.vectors.data(), n, graph);
+          graph_loaded = true;
+        } else {
+          why = s.message();
+        }
+      }
+      if (!graph_loaded) {
+        context_->log(LogLevel::kWarning, "namespace '" + name_ +
+                                              "': rebuilding the HNSW graph from the vectors (" +
+                                              why + ")");
+      }
+    }
+    if (!graph_loaded && n > 0) {
+      index->reserve(n);
+      std::vector<VectorWrite> writes(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        writes[i] = {static_cast<Slot>(i), image.vectors.data() + i * dim};
+      }
+      const std::size_t chunk = o.index == IndexKind::kFlat ? n : std::max<std::size_t>(4096, n / 64);
+      for (std::size_t begin = 0; begin < n; begin += chunk) {
+        const std::size_t end = std::min(n, begin + chunk);
+        index->write(std::span<const VectorWrite>(writes).subspan(begin, end - begin),
+                     context_->threads);
+        context_->progress("load", end, n);
+      }
+    } else {
+      context_->progress("load", n, n);
+    }
+
+    std::unique_lock<RwLock> exclusive(mutex_);
+    try {
+      for (std::size_t i = 0; i < n; ++i) {
+        ids_.insert(image.ids[i], static_cast<Slot>(i));
+        metadata_.set(static_cast<Slot>(i), std::move(image.metadata[i]));
+      }
+    } catch (...) {
+      ids_.renumber({}, 0);
+      metadata_ = MetadataStore();
+      throw;
+    }
+    norms_ = std::move(image.norms);
+    index_ = std::move(index);
+    free_slots_.clear();
+    next_slot_ = n;
+    live_.store(n, std::memory_order_release);
+    options_ = o;
+    last_generation_ = std::max(last_generation_, config.generation);
+    disk_ = config;
+    dirty_ = false;
+    loaded_.store(true, std::memory_order_release);
+  } catch (const std::exception& e) {
+    return from_exception(e);
+  }
+  const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  context_->log(LogLevel::kInfo, "namespace '" + name_ + "': loaded " +
+                                     std::to_string(config.count) + " records in " +
+                                     std::to_string(static_cast<long long>(ms)) + " ms");
+  return Status::Ok();
+}
+
+Status NamespaceState::save() {
+  std::unique_lock<std::mutex> writer(write_mutex_);
+  if (dropped()) return not_found();
+  return save_locked();
+}
+
+Status NamespaceState::save_locked() {
+  if (!context_->persistent()) {
+    return Status::NotSupported("namespace '" + name_ +
+                                "': the store lives in memory; VectorStore::open gives one "
+                                "that saves");
+  }
+  if (Status s = writable(); !s.ok()) return s;
+  if (context_->closed.load(std::memory_order_acquire)) {
+    return Status::NotSupported("namespace '" + name_ + "': its store was closed");
+  }
+  if (!loaded_.load(std::memory_order_acquire) || !dirty_) return Status::Ok();
+  const StoreOptions& so = context_->options;
+  try {
+    NamespaceConfig config;
+    std::string vectors;
+    std::string graph;
+    bool with_graph = false;
+    {
+      // Readers go on; writers wait on write_mutex_, which the caller holds.
+      std::shared_lock<RwLock> shared(mutex_);
+      const std::size_t slots = index_->slot_count();
+      std::vector<Slot> position(slots, kNoSlot);
+      std::vector<Slot> order;
+      order.reserve(live_.load(std::memory_order_relaxed));
+      for (std::size_t s = 0; s < slots; ++s) {
+        if (index_->is_removed(static_cast<Slot>(s))) continue;
+        position[s] = static_cast<Slot>(order.size());
+        order.push_back(static_cast<Slot>(s));
+      }
+      VectorsSource source;
+      source.count = order.size();
+      source.dimension = options_.dimension;
+      source.metric = options_.metric;
+      source.id = [&](std::size_t i) { return std::string_view(ids_.id(order[i])); };
+      source.vector = [&](std::size_t i) { return index_->vector(order[i]); };
+      source.norm = [&](std::size_t i) { return norms_[order[i]]; };
+      source.metadata = [&](std::size_t i) -> const Metadata& { return metadata_.get(order[i]); };
+      vectors = encode_vectors(source, so.zstd_level);
+      if (options_.index == IndexKind::kHnsw && so.save_graph) {
+        GraphImage g;
+        if (index_->export_graph(position, g)) {
+          graph = encode_graph(g, xxh3(vectors), so.zstd_level);
+          with_graph = true;
+        }
+      }
+      config.options = options_;
+      config.count = order.size();
+    }
+    context_->progress("save", 1, 2);
+    config.name = name_;
+    config.generation = ++last_generation_;
+    config.library_version = version();
+    config.created = created_;
+    config.saved = utc_now();
+    config.vectors.name = vectors_file_name(name_, config.generation);
+    if (with_graph) config.graph = FileRef{graph_file_name(name_, config.generation), 0, 0};
+    CommitResult result;
+    if (Status s = commit_namespace(*context_->env, context_->dir, config, vectors,
+                                    with_graph ? &graph : nullptr, disk_ ? &*disk_ : nullptr,
+                                    &result);
+        !s.ok()) {
+      return s;
+    }
+    if (!result.cleanup.ok()) {
+      context_->log(LogLevel::kWarning, "namespace '" + name_ +
+                                            "': saved, but removing the previous files failed: " +
+                                            result.cleanup.message());
+    }
+    disk_ = std::move(config);
+    std::unique_lock<RwLock> exclusive(mutex_);
+    dirty_ = false;
+  } catch (const std::exception& e) {
+    return from_exception(e);
+  }
+  context_->progress("save", 2, 2);
+  return Status::Ok();
 }
 
 }  // namespace hnswstore::detail

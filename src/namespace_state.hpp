@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <cstddef>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
@@ -15,6 +17,8 @@
 #include "hnswstore/options.hpp"
 #include "hnswstore/records.hpp"
 #include "hnswstore/status.hpp"
+#include "format.hpp"
+#include "hnswstore/env.hpp"
 #include "id_map.hpp"
 #include "metadata_store.hpp"
 #include "rw_lock.hpp"
@@ -22,12 +26,16 @@
 
 namespace hnswstore::detail {
 
-/// What a store shares with its namespaces: options, logging, progress.
+/// What a store shares with its namespaces: options, logging, progress, its directory.
 struct StoreContext {
   StoreOptions options;
   std::size_t threads = 1;  // resolved StoreOptions::threads
+  std::filesystem::path dir;  // empty: in memory
+  std::shared_ptr<Env> env;   // null: in memory
+  mutable std::atomic<bool> closed{false};
 
-  explicit StoreContext(StoreOptions o);
+  explicit StoreContext(StoreOptions o, std::filesystem::path directory = {});
+  bool persistent() const noexcept { return env != nullptr; }
   void log(LogLevel level, std::string_view message) const;
   void progress(std::string_view stage, std::size_t done, std::size_t total) const;
 };
@@ -37,8 +45,11 @@ struct StoreContext {
 /// State that only writers touch (free_slots_, next_slot_) needs write_mutex_ alone.
 class NamespaceState {
  public:
+  /// A new namespace (dirty: a persistent store writes it on its first save).
   NamespaceState(std::string name, NamespaceOptions options,
                  std::shared_ptr<const StoreContext> context);
+  /// A committed namespace of a persistent store, loaded on first use.
+  NamespaceState(NamespaceConfig config, std::shared_ptr<const StoreContext> context);
   NamespaceState(const NamespaceState&) = delete;
   NamespaceState& operator=(const NamespaceState&) = delete;
 
@@ -59,10 +70,18 @@ class NamespaceState {
                                                      const SearchOptions& options) const;
   Status set_ef_search(std::size_t ef);
   Status compact();
+  /// Commits the namespace to disk if it changed since its last commit (docs/format.md).
+  Status save();
   NamespaceStats stats() const;
+  bool dirty() const;
+  /// Whether the last commit names `file` (used by VectorStore::open only, before sharing).
+  bool references(std::string_view file) const noexcept {
+    return disk_ && (disk_->vectors.name == file || (disk_->graph && disk_->graph->name == file));
+  }
 
-  /// Makes every later call answer kNotFound and frees the records.
-  void drop();
+  /// Removes the namespace's files (persistent stores), then makes every later call answer
+  /// kNotFound and frees the records. On an error removing files nothing is dropped.
+  Status drop();
   bool dropped() const noexcept { return dropped_.load(std::memory_order_acquire); }
 
  private:
@@ -85,6 +104,12 @@ class NamespaceState {
   };
 
   Status not_found() const;
+  /// Loads a committed namespace on first use; kCorruption etc. if its files are damaged.
+  Status ensure_loaded() const;
+  Status load_locked();  // write_mutex_ held, not loaded
+  Status load_from(const NamespaceConfig& config);
+  Status writable() const;  // kNotSupported in a read-only store
+  Status save_locked();  // write_mutex_ held
   Status check_input(std::string_view id, std::span<const float> vector, Metadata& metadata,
                      std::string_view id_field, std::string_view vector_field,
                      std::string_view metadata_field) const;
@@ -108,6 +133,10 @@ class NamespaceState {
   mutable RwLock mutex_;
   std::mutex write_mutex_;
   std::atomic<bool> dropped_{false};
+  std::atomic<bool> loaded_{true};
+  std::optional<NamespaceConfig> disk_;  // the last commit (write_mutex_)
+  std::string created_;                  // when the namespace was created (ISO 8601 UTC)
+  std::uint64_t last_generation_ = 0;    // highest generation a save has tried (write_mutex_)
   std::atomic<std::size_t> live_{0};
   bool dirty_ = false;
 

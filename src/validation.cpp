@@ -1,6 +1,7 @@
 #include "validation.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 namespace hnswstore::detail {
@@ -27,6 +28,79 @@ std::string quoted_prefix(std::string_view s, std::size_t max_chars = 40) {
 bool name_char(char c, bool first) {
   if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
   return !first && (c == '_' || c == '.' || c == '-');
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len;
+    std::uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i < len) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are invalid.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// Depth and UTF-8 of a metadata value; recursion stops at kMaxMetadataDepth.
+Status check_metadata_value(const Metadata& v, std::string& path, std::size_t depth) {
+  if (v.is_string()) {
+    if (!valid_utf8(v.get_ref<const std::string&>())) {
+      return Status::InvalidArgument(path + ": string is not valid UTF-8");
+    }
+    return Status::Ok();
+  }
+  if (!v.is_object() && !v.is_array()) return Status::Ok();
+  if (depth >= kMaxMetadataDepth) {
+    return Status::InvalidArgument(path + ": nested deeper than " +
+                                   std::to_string(kMaxMetadataDepth) + " levels");
+  }
+  const std::size_t base = path.size();
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      path += '.';
+      path += it.key();
+      if (!valid_utf8(it.key())) {
+        path.resize(base);
+        return Status::InvalidArgument(path + ": a key is not valid UTF-8");
+      }
+      if (Status s = check_metadata_value(it.value(), path, depth + 1); !s.ok()) return s;
+      path.resize(base);
+    }
+  } else {
+    std::size_t i = 0;
+    for (const auto& e : v) {
+      path += '[' + std::to_string(i++) + ']';
+      if (Status s = check_metadata_value(e, path, depth + 1); !s.ok()) return s;
+      path.resize(base);
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -132,7 +206,8 @@ Status normalize_metadata(Metadata& m, std::string_view field) {
     return Status::InvalidArgument(std::string(field) + ": expected a JSON object, got " +
                                    m.type_name());
   }
-  return Status::Ok();
+  std::string path(field);
+  return check_metadata_value(m, path, 0);
 }
 
 Status check_ef(std::size_t ef, std::string_view field) {

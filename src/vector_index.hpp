@@ -12,8 +12,11 @@
 
 namespace hnswstore::detail {
 
+struct GraphImage;
+
 using Slot = std::uint32_t;
 inline constexpr std::size_t kMaxSlots = 0xFFFFFFF0u;  // hnswlib's tableint is 32-bit
+inline constexpr Slot kNoSlot = 0xFFFFFFFFu;
 
 struct Neighbor {
   float distance;
@@ -62,6 +65,22 @@ class VectorIndex {
                       std::vector<Neighbor>& out) const = 0;
   /// Whether a slot below slot_count() is tombstoned.
   virtual bool is_removed(Slot slot) const = 0;
+
+  /// HNSW only: the graph of the live slots, renumbered by `position` (slot -> number in the
+  /// saved file; kNoSlot for slots left out, whose links are dropped). False if the index has no
+  /// graph to export.
+  virtual bool export_graph(std::span<const Slot> position, GraphImage& out) const {
+    (void)position;
+    (void)out;
+    return false;
+  }
+  /// HNSW only: fills an empty index with n vectors (slots 0..n-1, index form, contiguous) and
+  /// a graph that decode_graph() has checked, computing no distances. Throws std::bad_alloc.
+  virtual void import_graph(const float* vectors, std::size_t n, const GraphImage& graph) {
+    (void)vectors;
+    (void)n;
+    (void)graph;
+  }
 
   virtual std::size_t vector_bytes() const = 0;
   virtual std::size_t graph_bytes() const = 0;

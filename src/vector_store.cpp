@@ -1,12 +1,15 @@
 // VectorStore: the namespace catalogue.
 #include "hnswstore/vector_store.hpp"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 
 #include "hnswstore/version.hpp"
 #include "namespace_state.hpp"
+#include "persistence.hpp"
 #include "validation.hpp"
 
 namespace hnswstore {
@@ -17,8 +20,65 @@ namespace detail {
 
 class StoreState {
  public:
-  explicit StoreState(StoreOptions options)
-      : context(std::make_shared<StoreContext>(std::move(options))) {}
+  explicit StoreState(StoreOptions options, std::filesystem::path dir = {})
+      : context(std::make_shared<StoreContext>(std::move(options), std::move(dir))) {}
+  ~StoreState() {
+    if (context->persistent() && !context->closed.load()) {
+      if (Status s = close(); !s.ok()) context->log(LogLevel::kError, "closing the store: " + s.message());
+    }
+  }
+  StoreState(const StoreState&) = delete;
+  StoreState& operator=(const StoreState&) = delete;
+
+  Status usable() const {
+    if (context->closed.load(std::memory_order_acquire)) {
+      return Status::InvalidArgument("store: closed");
+    }
+    return Status::Ok();
+  }
+  Status writable() const {
+    if (Status s = usable(); !s.ok()) return s;
+    if (context->options.read_only) {
+      return Status::NotSupported("store: opened read_only ('" + context->dir.string() + "')");
+    }
+    return Status::Ok();
+  }
+
+  // Saves every dirty namespace; the first error is returned, the others logged.
+  Status save() {
+    if (!context->persistent()) {
+      return Status::NotSupported("store: in memory; VectorStore::open gives one that saves");
+    }
+    if (Status s = writable(); !s.ok()) return s;
+    std::vector<std::shared_ptr<NamespaceState>> all;
+    {
+      std::shared_lock<std::shared_mutex> lock(mutex);
+      for (const auto& [name, ns] : namespaces) all.push_back(ns);
+    }
+    Status first;
+    for (const auto& ns : all) {
+      if (!ns->dirty()) continue;
+      Status s = ns->save();
+      if (s.ok() || s.code() == StatusCode::kNotFound) continue;  // dropped meanwhile
+      if (first.ok()) {
+        first = s;
+      } else {
+        context->log(LogLevel::kError, s.message());
+      }
+    }
+    return first;
+  }
+
+  Status close() {
+    if (context->closed.load()) return Status::Ok();
+    Status s;
+    if (context->persistent() && !context->options.read_only && context->options.save_on_close) {
+      s = save();
+    }
+    context->closed.store(true, std::memory_order_release);
+    dir_lock.reset();
+    return s;
+  }
 
   // Creates and registers a namespace; `mutex` is held exclusively.
   std::shared_ptr<NamespaceState> add(std::string_view name, const NamespaceOptions& options) {
@@ -30,6 +90,10 @@ class StoreState {
   const std::shared_ptr<const StoreContext> context;
   mutable std::shared_mutex mutex;
   std::map<std::string, std::shared_ptr<NamespaceState>, std::less<>> namespaces;
+  // Namespaces whose config file cannot be read: listed, not opened (the error says why),
+  // droppable. Their files are never cleaned up.
+  std::map<std::string, Status, std::less<>> broken;
+  std::unique_ptr<FileLock> dir_lock;  // writers only
 };
 
 }  // namespace detail
@@ -81,7 +145,101 @@ VectorStore& VectorStore::operator=(VectorStore&&) noexcept = default;
 VectorStore::~VectorStore() = default;
 
 VectorStore VectorStore::in_memory(StoreOptions options) {
+  options.env = nullptr;
   return VectorStore(std::make_shared<detail::StoreState>(std::move(options)));
+}
+
+namespace {
+
+// A writer's open removes what crashes and drops left behind: temporary configs, data files of
+// generations no config names, data files of namespaces with no config. Files of namespaces
+// whose config is unreadable are kept.
+void remove_leftovers(detail::StoreState& store, const std::vector<std::string>& names) {
+  const auto& ctx = *store.context;
+  for (const std::string& file : names) {
+    const detail::DirEntryInfo info = detail::classify(file);
+    bool garbage = false;
+    switch (info.kind) {
+      case detail::DirEntryInfo::kTemp: garbage = true; break;
+      case detail::DirEntryInfo::kVectors:
+      case detail::DirEntryInfo::kGraph: {
+        if (store.broken.count(info.ns) != 0) break;
+        auto it = store.namespaces.find(info.ns);
+        garbage = it == store.namespaces.end() || !it->second->references(file);
+        break;
+      }
+      default: break;
+    }
+    if (!garbage) continue;
+    if (Status s = ctx.env->remove_file(ctx.dir / file); !s.ok()) {
+      ctx.log(LogLevel::kWarning, "removing a leftover file: " + s.message());
+    } else {
+      ctx.log(LogLevel::kInfo, "removed leftover file '" + file + "'");
+    }
+  }
+}
+
+}  // namespace
+
+Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOptions options) {
+  try {
+    if (dir.empty()) return Status::InvalidArgument("dir: empty path");
+    std::shared_ptr<Env> env = options.env ? options.env : Env::posix();
+    options.env = env;
+    const bool read_only = options.read_only;
+    if (!env->file_exists(dir)) {
+      if (!options.create_if_missing || read_only) {
+        return Status::NotFound("dir: no store at '" + dir.string() + "'" +
+                                (read_only ? " (read_only never creates one)"
+                                           : " and create_if_missing is off"));
+      }
+      if (Status s = env->create_dir(dir); !s.ok()) return s;
+    }
+    auto state = std::make_shared<detail::StoreState>(std::move(options), dir);
+    const auto& ctx = *state->context;
+    if (!read_only) {
+      auto lock = env->lock_file(dir / std::string(detail::kLockFile));
+      if (!lock) {
+        state->context->closed.store(true);  // nothing to save
+        return lock.error();
+      }
+      state->dir_lock = std::move(*lock);
+    }
+    auto names = env->list_dir(dir);
+    if (!names) {
+      state->context->closed.store(true);
+      return names.error();
+    }
+    for (const std::string& file : *names) {
+      const detail::DirEntryInfo info = detail::classify(file);
+      if (info.kind != detail::DirEntryInfo::kConfig) continue;
+      detail::NamespaceConfig config;
+      Status s = detail::read_config(*env, dir, info.ns, &config);
+      if (s.ok()) {
+        state->namespaces.emplace(info.ns, std::make_shared<detail::NamespaceState>(
+                                               std::move(config), state->context));
+      } else if (s.code() != StatusCode::kNotFound) {  // removed since the listing
+        ctx.log(LogLevel::kError, "namespace '" + info.ns + "' cannot be opened: " + s.message());
+        state->broken.emplace(info.ns, s);
+      }
+    }
+    if (!read_only) remove_leftovers(*state, *names);
+    return VectorStore(std::move(state));
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory opening '" + dir.string() + "'");
+  } catch (const std::exception& e) {
+    return Status::Internal(e.what());
+  }
+}
+
+Status VectorStore::save() {
+  if (!state_) return moved_from();
+  return state_->save();
+}
+
+Status VectorStore::close() {
+  if (!state_) return moved_from();
+  return state_->close();
 }
 
 const StoreOptions& VectorStore::options() const {
@@ -94,8 +252,9 @@ Result<Namespace> VectorStore::create_namespace(std::string_view name,
   if (!state_) return moved_from();
   if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
   if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
+  if (Status s = state_->writable(); !s.ok()) return s;
   std::unique_lock<std::shared_mutex> lock(state_->mutex);
-  if (state_->namespaces.count(name) != 0) {
+  if (state_->namespaces.count(name) != 0 || state_->broken.count(name) != 0) {
     return Status::AlreadyExists("name: namespace '" + std::string(name) + "' already exists");
   }
   return Namespace(state_->add(name, options));
@@ -104,9 +263,11 @@ Result<Namespace> VectorStore::create_namespace(std::string_view name,
 Result<Namespace> VectorStore::open_namespace(std::string_view name) {
   if (!state_) return moved_from();
   if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
+  if (Status s = state_->usable(); !s.ok()) return s;
   std::shared_lock<std::shared_mutex> lock(state_->mutex);
   auto it = state_->namespaces.find(name);
   if (it == state_->namespaces.end()) {
+    if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
     return Status::NotFound("name: no namespace '" + std::string(name) + "'");
   }
   return Namespace(it->second);
@@ -117,19 +278,22 @@ Result<Namespace> VectorStore::get_or_create_namespace(std::string_view name,
   if (!state_) return moved_from();
   if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
   if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
+  if (Status s = state_->usable(); !s.ok()) return s;
   std::unique_lock<std::shared_mutex> lock(state_->mutex);
   auto it = state_->namespaces.find(name);
   if (it != state_->namespaces.end()) {
     if (Status s = compare_options(it->second->options(), options, name); !s.ok()) return s;
     return Namespace(it->second);
   }
+  if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
+  if (Status s = state_->writable(); !s.ok()) return s;
   return Namespace(state_->add(name, options));
 }
 
 bool VectorStore::has_namespace(std::string_view name) const {
   if (!state_ || !detail::check_namespace_name(name).ok()) return false;
   std::shared_lock<std::shared_mutex> lock(state_->mutex);
-  return state_->namespaces.count(name) != 0;
+  return state_->namespaces.count(name) != 0 || state_->broken.count(name) != 0;
 }
 
 std::vector<std::string> VectorStore::list_namespaces() const {
@@ -138,23 +302,42 @@ std::vector<std::string> VectorStore::list_namespaces() const {
   std::shared_lock<std::shared_mutex> lock(state_->mutex);
   names.reserve(state_->namespaces.size());
   for (const auto& [name, ns] : state_->namespaces) names.push_back(name);
+  for (const auto& [name, status] : state_->broken) names.push_back(name);
+  std::sort(names.begin(), names.end());
   return names;
 }
 
 Status VectorStore::drop_namespace(std::string_view name) {
   if (!state_) return moved_from();
   if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
-  std::shared_ptr<detail::NamespaceState> ns;
-  {
-    std::unique_lock<std::shared_mutex> lock(state_->mutex);
-    auto it = state_->namespaces.find(name);
-    if (it == state_->namespaces.end()) {
+  if (Status s = state_->writable(); !s.ok()) return s;
+  std::unique_lock<std::shared_mutex> lock(state_->mutex);
+  auto it = state_->namespaces.find(name);
+  if (it == state_->namespaces.end()) {
+    auto b = state_->broken.find(name);
+    if (b == state_->broken.end()) {
       return Status::NotFound("name: no namespace '" + std::string(name) + "'");
     }
-    ns = std::move(it->second);
-    state_->namespaces.erase(it);
+    // An unreadable namespace: its config goes first, then whatever data files it had.
+    const auto& ctx = *state_->context;
+    if (Status s = detail::remove_namespace_files(*ctx.env, ctx.dir, name, nullptr); !s.ok()) {
+      return s;
+    }
+    if (auto files = ctx.env->list_dir(ctx.dir)) {
+      for (const std::string& file : *files) {
+        const detail::DirEntryInfo info = detail::classify(file);
+        if ((info.kind == detail::DirEntryInfo::kVectors ||
+             info.kind == detail::DirEntryInfo::kGraph) && info.ns == name) {
+          (void)ctx.env->remove_file(ctx.dir / file);
+        }
+      }
+    }
+    state_->broken.erase(b);
+    return Status::Ok();
   }
-  ns->drop();
+  // Files first (under the namespace's writer lock, so no save interleaves), then memory.
+  if (Status s = it->second->drop(); !s.ok()) return s;
+  state_->namespaces.erase(it);
   return Status::Ok();
 }
 

@@ -7,6 +7,7 @@
 // See README.md and docs/index.md.
 #pragma once
 
+#include "hnswstore/env.hpp"
 #include "hnswstore/namespace.hpp"
 #include "hnswstore/options.hpp"
 #include "hnswstore/records.hpp"

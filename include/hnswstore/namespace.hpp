@@ -92,6 +92,13 @@ class HNSWSTORE_API Namespace {
   /// memory back. Searches keep running on the old index until the new one is swapped in;
   /// writes wait. Progress is reported as stage "compact". Complexity: a full rebuild.
   Status compact();
+  /// Writes the namespace to its store's directory if it changed since its last save: an atomic
+  /// commit (docs/format.md), after which a crash at any instant reopens to this state or the
+  /// previous one. Only live records are written, so a save also compacts the files. Searches
+  /// go on during a save; writers wait for it.
+  /// Errors: kNotSupported for an in-memory or read-only store; kIOError / kResourceExhausted
+  /// (disk full) from the file system, after which the previous commit still stands.
+  Status save();
   /// Counts and byte sizes (see NamespaceStats). Never fails; a dropped namespace reports
   /// count 0 and loaded false. Complexity O(1).
   NamespaceStats stats() const;

@@ -4,12 +4,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 
 #include "hnswstore/detail/export.hpp"
 
 namespace hnswstore {
+
+class Env;
 
 /// Distance between two vectors; smaller is always closer.
 /// - kL2: squared Euclidean distance, sum (a_i - b_i)^2 (as hnswlib's L2Space).
@@ -93,6 +96,8 @@ struct StoreOptions {
   bool save_on_close = true;              ///< persistence: destructor saves dirty namespaces
   Logger logger = {};                     ///< default: warnings and errors to stderr
   Progress progress = {};                 ///< default: none
+  /// persistence: the file system; default (null) Env::posix(). Tests inject faults here.
+  std::shared_ptr<Env> env = {};
 };
 
 }  // namespace hnswstore

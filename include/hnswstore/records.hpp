@@ -19,6 +19,9 @@ using Metadata = nlohmann::json;
 inline constexpr std::size_t kMaxIdBytes = 1024;
 inline constexpr std::size_t kMaxDimension = 65536;
 inline constexpr std::size_t kMaxNamespaceNameBytes = 128;
+/// Metadata objects nest at most this deep ({"a": {"b": 1}} has depth 2); strings and keys are
+/// valid UTF-8 (they are saved as JSON text).
+inline constexpr std::size_t kMaxMetadataDepth = 64;
 
 /// One stored item: a string id (1..1024 bytes, any bytes), a vector of the namespace's
 /// dimension (finite floats) and a metadata object.

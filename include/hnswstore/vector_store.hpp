@@ -1,6 +1,7 @@
 // VectorStore: the catalogue of namespaces.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,8 +27,22 @@ class StoreState;
 /// after the store is destroyed.
 ///
 /// Thread safety: every method may be called from any thread.
+///
+/// A store opened with open() lives in a directory (docs/format.md): each namespace is a
+/// config file plus its data files, loaded on first use and written by save(), atomically.
 class HNSWSTORE_API VectorStore {
  public:
+  /// Opens (or with create_if_missing, creates) the store in directory `dir`.
+  /// - A writer takes the directory's LOCK file: a second writer, in this process or another,
+  ///   gets kBusy naming the directory. read_only stores take no lock, refuse every change
+  ///   (kNotSupported) and read the last committed state even while a writer works.
+  /// - Every namespace's config is read and checked now; its records load on first use. A
+  ///   namespace whose config is damaged is listed and droppable, and open_namespace returns its
+  ///   kCorruption (or kNotSupported for a newer format); the others open normally.
+  /// - A writer removes files that crashes or drops left behind (docs/format.md).
+  /// Errors: kNotFound (no directory and create_if_missing off, or read_only), kBusy, kIOError.
+  static Result<VectorStore> open(const std::filesystem::path& dir, StoreOptions options = {});
+
   /// A store that lives in memory only. Never fails.
   static VectorStore in_memory(StoreOptions options = {});
 
@@ -54,6 +69,14 @@ class HNSWSTORE_API VectorStore {
   /// Deletes the namespace and its records. Every handle to it then answers kNotFound.
   /// Errors: kNotFound if there is none; kInvalidArgument for a bad name.
   Status drop_namespace(std::string_view name);
+
+  /// Saves every namespace changed since its last save (Namespace::save). Returns the first
+  /// error; the other namespaces are still saved. kNotSupported in memory or read_only.
+  Status save();
+  /// Saves dirty namespaces if save_on_close (errors returned), releases the directory lock and
+  /// closes the store: later calls on it answer kInvalidArgument, Namespace::save kNotSupported.
+  /// The destructor closes a store not yet closed, logging errors. Idempotent.
+  Status close();
 
   /// The options the store was opened with.
   const StoreOptions& options() const;
