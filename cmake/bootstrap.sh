@@ -7,7 +7,8 @@
 #   cmake/bootstrap.sh asan       the same with the `asan` preset (ASan + UBSan)
 #   cmake/bootstrap.sh tsan       the same with the `tsan` preset (ThreadSanitizer)
 #   cmake/bootstrap.sh hnswlib08  unit tests against hnswlib 0.8.0 headers: `dev` preset settings,
-#                                 build dir build/hnswlib08
+#                                 build dir build/hnswlib08; then files written with 0.6.2 are
+#                                 read with 0.8.0 and back (examples/persistence)
 #   cmake/bootstrap.sh asan08     unit tests against hnswlib 0.8.0 under the `asan` preset,
 #                                 build dir build/asan08
 #   cmake/bootstrap.sh fetch08    only download the hnswlib 0.8.0 headers (see below)
@@ -150,6 +151,23 @@ unit_tests_08() {
   run ctest --test-dir "${dir}" -L unit -LE slow --output-on-failure
 }
 
+# cross_version: files written with one hnswlib version load, graph included, with the other
+# (the format is hnswstore's own). Uses the release preset (0.6.2) and build/hnswlib08.
+cross_version() {
+  banner "files written against hnswlib 0.6.2 load against 0.8.0 and back"
+  run cmake --preset release
+  run cmake --build --preset release --target persistence
+  local d06 d08 tmp
+  tmp="$(mktemp -d)"
+  d06="${tmp}/written-by-0.6"
+  d08="${tmp}/written-by-0.8"
+  run "${REPO_ROOT}/build/release/examples/persistence" --write --dir "${d06}"
+  run "${REPO_ROOT}/build/hnswlib08/examples/persistence" --verify --dir "${d06}"
+  run "${REPO_ROOT}/build/hnswlib08/examples/persistence" --write --dir "${d08}"
+  run "${REPO_ROOT}/build/release/examples/persistence" --verify --dir "${d08}"
+  rm -rf "${tmp}"
+}
+
 # The sanitized 0.8.0 build compiles only the library and the tests (the unit tests need no
 # examples or benchmarks, and a sanitized build of them is the slowest part).
 asan08() {
@@ -177,13 +195,14 @@ main() {
     asan) install_deps; preset_test asan ;;
     tsan) install_deps; preset_test tsan ;;
     fetch08) fetch_hnswlib08 ;;
-    hnswlib08) install_deps; unit_tests_08 dev "${REPO_ROOT}/build/hnswlib08" ;;
+    hnswlib08) install_deps; unit_tests_08 dev "${REPO_ROOT}/build/hnswlib08"; cross_version ;;
     asan08) install_deps; asan08 ;;
     all)
       install_deps
       preset_test release
       preset_test asan
       unit_tests_08 dev "${REPO_ROOT}/build/hnswlib08"
+      cross_version
       asan08
       ;;
     *) usage >&2; die "unknown mode '$1'" ;;

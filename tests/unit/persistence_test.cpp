@@ -8,6 +8,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "datasets.hpp"
@@ -376,6 +377,78 @@ TEST(Persistence, EverySavedOptionComesBack) {
   }
   auto store = VectorStore::open(dir.path()).value();
   EXPECT_EQ(store.open_namespace("opts").value().options(), o);
+}
+
+TEST(Persistence, ConcurrentFirstUseLoadsOnceAndSavesDuringSearches) {
+  TempDir dir;
+  const std::size_t n = 4000, dim = 16;
+  auto data = testing::embedding_like(n, dim, 21);
+  auto ids = make_ids(n);
+  {
+    auto store = VectorStore::open(dir.path()).value();
+    auto ns = store.create_namespace("c", {.dimension = dim}).value();
+    ASSERT_TRUE(ns.upsert(ids, data.data).ok());
+  }
+  std::atomic<int> loads{0};
+  StoreOptions so;
+  so.logger = [&](LogLevel, std::string_view line) {
+    if (line.find("loaded") != std::string_view::npos) loads.fetch_add(1);
+  };
+  auto store = VectorStore::open(dir.path(), so).value();
+  auto ns = store.open_namespace("c").value();
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> wrong{0}, searches{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&, t] {
+      std::size_t i = static_cast<std::size_t>(t);
+      do {
+        auto hits = ns.search(std::span<const float>(data.row(i % n), dim), {.k = 1});
+        if (!hits || hits->empty() || hits->front().id != ids[i % n]) wrong.fetch_add(1);
+        searches.fetch_add(1);
+        i += 7;
+      } while (!stop.load());
+    });
+  }
+  // Saves while the readers search; each one commits an update.
+  for (int round = 0; round < 5; ++round) {
+    ASSERT_TRUE(ns.update_metadata(ids[0], {{"round", round}}).ok());
+    ASSERT_TRUE(ns.save().ok());
+  }
+  stop.store(true);
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(loads.load(), 1);
+  EXPECT_EQ(wrong.load(), 0u) << "of " << searches.load() << " searches";
+  auto reopened = VectorStore::open(dir.path(), {.read_only = true}).value();
+  EXPECT_EQ(reopened.open_namespace("c").value().get(ids[0]).value().metadata,
+            Metadata({{"round", 4}}));
+}
+
+TEST(Persistence, TombstonesAreNotSavedAndTheGraphStillWorks) {
+  TempDir dir;
+  const std::size_t n = 3000, dim = 16;
+  auto data = testing::embedding_like(n, dim, 31);
+  auto ids = make_ids(n);
+  {
+    auto store = VectorStore::open(dir.path()).value();
+    auto ns = store.create_namespace("t", {.dimension = dim, .metric = Metric::kL2}).value();
+    ASSERT_TRUE(ns.upsert(ids, data.data).ok());
+    // Remove a quarter, including (very likely) the entry point's neighbourhood.
+    for (std::size_t i = 0; i < n; i += 4) ASSERT_TRUE(ns.remove(ids[i]).value());
+  }
+  LogCapture log;
+  auto store = VectorStore::open(dir.path(), {.logger = log.logger()}).value();
+  auto ns = store.open_namespace("t").value();
+  std::size_t found_self = 0;
+  for (std::size_t i = 1; i < n; i += 4) {
+    auto hits = ns.search(std::span<const float>(data.row(i), dim), {.k = 10}).value();
+    ASSERT_EQ(hits.size(), 10u);
+    for (const auto& h : hits) ASSERT_NE(std::stoul(h.id.substr(4)) % 4, 0u) << "a removed record";
+    found_self += hits[0].id == ids[i] ? 1 : 0;
+  }
+  EXPECT_FALSE(log.contains("rebuilding"));
+  EXPECT_GE(found_self, (n / 4) * 99 / 100);
+  EXPECT_EQ(ns.stats().deleted, 0u);
 }
 
 }  // namespace
