@@ -700,17 +700,31 @@ Status NamespaceState::load_locked() {
   NamespaceConfig config = *disk_;
   for (int attempt = 0;; ++attempt) {
     Status s = load_from(config);
-    if (s.code() != StatusCode::kNotFound) return s;
-    // A file the config names is gone: another process committed a newer generation since the
-    // config was read (read-only stores share the directory with a writer). Read it again.
+    if (s.ok()) return s;
+    // Only a writer changes the directory. A writer's own files do not change under it, but a
+    // read-only store shares the directory with one: the files its config named may have been
+    // replaced by a newer commit (removed, or, after a drop and a re-create, rewritten). If the
+    // config changed since it was read, load what it names now.
+    if (!context_->options.read_only) {
+      if (s.code() == StatusCode::kNotFound) {
+        return Status::Corruption(s.message() + " (a file the config names is missing)");
+      }
+      return s;
+    }
     NamespaceConfig fresh;
     const Status r = read_config(*context_->env, context_->dir, name_, &fresh);
     if (r.code() == StatusCode::kNotFound) {
       return Status::NotFound("namespace '" + name_ + "' was dropped by another process");
     }
     if (!r.ok()) return r;
-    if (fresh.generation == config.generation || attempt == 8) {
-      return Status::Corruption(s.message() + " (a file the config names is missing)");
+    const bool changed = fresh.generation != config.generation ||
+                         fresh.vectors.checksum != config.vectors.checksum ||
+                         fresh.created != config.created;
+    if (!changed || attempt == 8) {
+      if (s.code() == StatusCode::kNotFound) {
+        return Status::Corruption(s.message() + " (a file the config names is missing)");
+      }
+      return s;
     }
     config = std::move(fresh);
   }

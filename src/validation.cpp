@@ -75,6 +75,10 @@ Status check_metadata_value(const Metadata& v, std::string& path, std::size_t de
     }
     return Status::Ok();
   }
+  if (v.is_number_float() && !std::isfinite(v.get<double>())) {
+    return Status::InvalidArgument(path + ": NaN and infinity are not allowed (JSON has no "
+                                          "spelling for them)");
+  }
   if (!v.is_object() && !v.is_array()) return Status::Ok();
   if (depth >= kMaxMetadataDepth) {
     return Status::InvalidArgument(path + ": nested deeper than " +

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -360,6 +361,11 @@ TEST(Persistence, MetadataDepthAndUtf8AreCheckedAtUpsert) {
   Status u = ns.upsert("a", std::vector<float>{1}, {{"title", std::string("caf\xe9")}});
   EXPECT_EQ(u.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(u.message().find("metadata.title"), std::string::npos) << u.message();
+  // JSON text has no NaN: saving it would silently turn it into null.
+  Status nan = ns.upsert("a", std::vector<float>{1}, {{"x", {{"y", std::nan("")}}}});
+  EXPECT_EQ(nan.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(nan.message().find("metadata.x.y"), std::string::npos) << nan.message();
+  EXPECT_EQ(ns.update_metadata("ok", {{"z", -INFINITY}}).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ns.size(), 1u);
 }
 
