@@ -204,7 +204,16 @@ class SectionReader {
                        std::string& out) {
     std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
     if (!ctx) throw std::bad_alloc();
-    const std::uint64_t limit = raw_size + 1;  // room to notice a frame that decodes to more
+    // The decoder allocates a frame's window before any output arrives. A valid frame needs no
+    // window larger than what it decodes to: raw_size, and at most 2^15 bytes per input byte
+    // (an RLE block regenerates 128 KiB from 4 bytes). So a forged window size is refused
+    // instead of reserving up to 128 MiB.
+    const std::uint64_t most = std::min<std::uint64_t>(raw_size, std::uint64_t{in.size()} << 15);
+    int window_log = 10;  // zstd's smallest window
+    while (window_log < 27 && (std::uint64_t{1} << window_log) < most) ++window_log;
+    (void)ZSTD_DCtx_setParameter(ctx.get(), ZSTD_d_windowLogMax, window_log);
+    // Room to notice a frame that decodes to more (raw_size + 1 would wrap to 0 for 2^64 - 1).
+    const std::uint64_t limit = raw_size == UINT64_MAX ? raw_size : raw_size + 1;
     out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(limit, in.size() * 4 + 65536)));
     ZSTD_inBuffer ib{in.data(), in.size(), 0};
     std::size_t produced = 0;
@@ -561,9 +570,16 @@ Status decode_graph(std::string_view bytes, std::string_view file,
                                   " has an impossible link count");
       }
       for (std::uint32_t j = 0; j < n; ++j) {
-        if (g->links[pos + j] >= count) {
+        const std::uint32_t to = g->links[pos + j];
+        if (to >= count) {
           return Status::Corruption(f + ": section LINK: node " + std::to_string(i) +
                                     " links to a node that does not exist");
+        }
+        // A search that follows this link reads the neighbour's list on level l.
+        if (g->levels[to] < l) {
+          return Status::Corruption(f + ": section LINK: node " + std::to_string(i) +
+                                    " links on level " + std::to_string(l) + " to node " +
+                                    std::to_string(to) + ", which is not on that level");
         }
       }
       pos += n;

@@ -1,5 +1,6 @@
 #include "persistence.hpp"
 
+#include <charconv>
 #include <cstdio>
 
 #include "validation.hpp"
@@ -46,10 +47,12 @@ DirEntryInfo classify(std::string_view name) {
     const std::size_t dot = stem.rfind('.');
     if (dot == std::string_view::npos || dot + 1 == stem.size() || stem.size() - dot > 21) return;
     const std::string_view digits = stem.substr(dot + 1);
-    if (digits.find_first_not_of("0123456789") != std::string_view::npos) return;
+    std::uint64_t generation = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), generation);
+    if (ec != std::errc() || end != digits.data() + digits.size()) return;  // also > 2^64 - 1
     info.kind = kind;
     info.ns = std::string(stem.substr(0, dot));
-    info.generation = std::stoull(std::string(digits));
+    info.generation = generation;
   };
   if (ends_with(name, kTempSuffix)) {
     info.kind = DirEntryInfo::kTemp;

@@ -97,7 +97,10 @@ class HNSWSTORE_API Namespace {
   /// previous one. Only live records are written, so a save also compacts the files. Searches
   /// go on during a save; writers wait for it.
   /// Errors: kNotSupported for an in-memory or read-only store; kIOError / kResourceExhausted
-  /// (disk full) from the file system, after which the previous commit still stands.
+  /// (disk full) from the file system. A failure before the commit (the rename of the config)
+  /// leaves the previous commit; a failed directory fsync after it leaves the new state visible
+  /// but not yet durable (after a power loss either state may come back). Either way the
+  /// namespace stays dirty, and the next save commits it again.
   Status save();
   /// Counts and byte sizes (see NamespaceStats). Never fails; a dropped namespace reports
   /// count 0 and loaded false. Complexity O(1).
