@@ -53,10 +53,11 @@ struct VectorsSource {
 /// The bytes of a vectors file. zstd_level 0 stores sections raw. Throws std::bad_alloc.
 std::string encode_vectors(const VectorsSource& source, int zstd_level);
 /// Decodes and checks a vectors file; kCorruption names `file_name` and the section.
-/// `options` gives the dimension and metric that the file must match.
+/// `options` gives the dimension and metric that the file must match. Metadata is parsed on up
+/// to `threads` threads.
 Status decode_vectors(std::string_view bytes, std::string_view file_name,
                       const NamespaceOptions& options, std::size_t expected_count,
-                      VectorsImage* out);
+                      VectorsImage* out, std::size_t threads = 1);
 
 // ── graph.bin ────────────────────────────────────────────────────────────────────────────────
 

@@ -733,6 +733,12 @@ Status NamespaceState::load_locked() {
 Status NamespaceState::load_from(const NamespaceConfig& config) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
+  auto since = [](Clock::time_point t) {
+    return std::to_string(static_cast<long long>(
+        std::chrono::duration<double, std::milli>(Clock::now() - t).count()));
+  };
+  std::string phases;  // for the log line
+  bool graph_loaded = false;
   Env& env = *context_->env;
   const std::filesystem::path& dir = context_->dir;
   const NamespaceOptions& o = config.options;
@@ -742,8 +748,11 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
     {
       std::string bytes;
       if (Status s = read_referenced_file(env, dir, config.vectors, &bytes); !s.ok()) return s;
+      phases += "read " + since(start) + " ms";
+      const auto decode_start = Clock::now();
       if (Status s = decode_vectors(bytes, config.vectors.name, o,
-                                    static_cast<std::size_t>(config.count), &image);
+                                    static_cast<std::size_t>(config.count), &image,
+                                    context_->threads);
           !s.ok()) {
         return s;
       }
@@ -752,10 +761,20 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
                                   ": the file's checksum differs from the one in " +
                                   config_file_name(name_));
       }
+      phases += ", decode " + since(decode_start) + " ms";
     }
+    const auto graph_start = Clock::now();
     const std::size_t n = image.count();
+    const NamespaceOptions& mine = options_;
+    if (o.dimension != mine.dimension || o.metric != mine.metric || o.index != mine.index ||
+        o.hnsw.m != mine.hnsw.m || o.hnsw.ef_construction != mine.hnsw.ef_construction ||
+        o.hnsw.seed != mine.hnsw.seed) {
+      // Only possible in a read-only store whose writer dropped and re-created the namespace.
+      return Status::NotSupported("namespace '" + name_ +
+                                  "' was dropped and created again with other options by "
+                                  "another process; open the store again");
+    }
     auto index = make_index(o);
-    bool graph_loaded = false;
     if (o.index == IndexKind::kHnsw && n > 0) {
       std::string why;
       if (!config.graph) {
@@ -801,6 +820,9 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
       context_->progress("load", n, n);
     }
 
+    phases += std::string(graph_loaded ? ", graph reloaded " : ", graph built ") +
+              since(graph_start) + " ms";
+    const auto install_start = Clock::now();
     std::unique_lock<RwLock> exclusive(mutex_);
     try {
       for (std::size_t i = 0; i < n; ++i) {
@@ -817,18 +839,23 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
     free_slots_.clear();
     next_slot_ = n;
     live_.store(n, std::memory_order_release);
-    options_ = o;
+    // Only what may change between commits; the rest is read without locks by validation.
+    if (options_.hnsw.ef_search != o.hnsw.ef_search) options_.hnsw.ef_search = o.hnsw.ef_search;
+    if (options_.max_elements != o.max_elements) options_.max_elements = o.max_elements;
+    if (options_.memory_limit_bytes != o.memory_limit_bytes) {
+      options_.memory_limit_bytes = o.memory_limit_bytes;
+    }
     last_generation_ = std::max(last_generation_, config.generation);
     disk_ = config;
     dirty_ = false;
     loaded_.store(true, std::memory_order_release);
+    phases += ", ids and metadata " + since(install_start) + " ms";
   } catch (const std::exception& e) {
     return from_exception(e);
   }
-  const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   context_->log(LogLevel::kInfo, "namespace '" + name_ + "': loaded " +
                                      std::to_string(config.count) + " records in " +
-                                     std::to_string(static_cast<long long>(ms)) + " ms");
+                                     since(start) + " ms (" + phases + ")");
   return Status::Ok();
 }
 
