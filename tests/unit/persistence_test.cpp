@@ -1,6 +1,9 @@
 // Persistence: round trips, graph reload vs rebuild, locking, read-only stores, drops, lazy loads.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -460,6 +463,65 @@ TEST(Persistence, TombstonesAreNotSavedAndTheGraphStillWorks) {
   EXPECT_FALSE(log.contains("rebuilding"));
   EXPECT_GE(found_self, (n / 4) * 99 / 100);
   EXPECT_EQ(ns.stats().deleted, 0u);
+}
+
+// The round trip across processes: a child writes, saves and records 100 searches; this
+// process, which never held the data, opens the directory and must reproduce everything exactly.
+TEST(Persistence, RoundTripInANewProcessIsExact) {
+  TempDir dir;
+  const std::size_t n = 4000, dim = 48;
+  auto data = testing::embedding_like(n, dim, 13);
+  auto queries = testing::embedding_like(100, dim, 14);
+  auto ids = make_ids(n);
+  auto md = make_metadata(n);
+  const fs::path results = dir.path() / "child-results.txt";
+  const fs::path store_dir = dir.path() / "store";
+  auto format_hits = [](const std::vector<std::vector<Hit>>& all) {
+    std::string out;
+    for (const auto& hits : all) {
+      for (const auto& h : hits) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &h.distance, 4);
+        out += h.id + " " + std::to_string(bits) + " " + h.metadata.dump() + "\n";
+      }
+      out += "--\n";
+    }
+    return out;
+  };
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int rc = 1;
+    {
+      auto store = VectorStore::open(store_dir);
+      if (store) {
+        auto ns = store->create_namespace("p", {.dimension = dim, .metric = Metric::kCosine});
+        if (ns && ns->upsert(ids, data.data, md).ok() && ns->remove(ids[7]).value_or(false) &&
+            ns->save().ok()) {
+          std::ofstream(results) << format_hits(run_searches(*ns, queries));
+          rc = store->close().ok() ? 0 : 1;
+        }
+      }
+    }
+    std::_Exit(rc);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  LogCapture log;
+  auto store = VectorStore::open(store_dir, {.read_only = true, .logger = log.logger()}).value();
+  auto ns = store.open_namespace("p").value();
+  std::ifstream in(results);
+  const std::string expected((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(format_hits(run_searches(ns, queries)), expected);
+  EXPECT_FALSE(log.contains("rebuilding"));
+  // Every record, bit for bit, against the same input upserted here in memory.
+  auto mem = VectorStore::in_memory();
+  auto ref = mem.create_namespace("p", {.dimension = dim, .metric = Metric::kCosine}).value();
+  ASSERT_TRUE(ref.upsert(ids, data.data, md).ok());
+  ASSERT_TRUE(ref.remove(ids[7]).value());
+  expect_same_records(ref, ns, ids);
 }
 
 }  // namespace
