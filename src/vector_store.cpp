@@ -24,7 +24,9 @@ class StoreState {
       : context(std::make_shared<StoreContext>(std::move(options), std::move(dir))) {}
   ~StoreState() {
     if (context->persistent() && !context->closed.load()) {
-      if (Status s = close(); !s.ok()) context->log(LogLevel::kError, "closing the store: " + s.message());
+      if (Status s = close(); !s.ok()) {
+        context->log(LogLevel::kError, "closing the store: " + s.message());
+      }
     }
   }
   StoreState(const StoreState&) = delete;
@@ -70,6 +72,7 @@ class StoreState {
   }
 
   Status close() {
+    std::lock_guard<std::mutex> once(close_mutex);  // concurrent closes: one saves, all wait
     if (context->closed.load()) return Status::Ok();
     Status s;
     if (context->persistent() && !context->options.read_only && context->options.save_on_close) {
@@ -94,6 +97,7 @@ class StoreState {
   // droppable. Their files are never cleaned up.
   std::map<std::string, Status, std::less<>> broken;
   std::unique_ptr<FileLock> dir_lock;  // writers only
+  std::mutex close_mutex;
 };
 
 }  // namespace detail
