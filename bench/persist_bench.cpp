@@ -95,19 +95,26 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     const std::string v = argv[i + 1];
-    if (a == "--n") n = std::stoul(v);
-    else if (a == "--dim") dim = std::stoul(v);
-    else if (a == "--threads") threads = std::stoul(v);
-    else if (a == "--repeat") repeat = std::max<std::size_t>(1, std::stoul(v));
-    else if (a == "--dir") dir = v;
+    if (a == "--n")
+      n = std::stoul(v);
+    else if (a == "--dim")
+      dim = std::stoul(v);
+    else if (a == "--threads")
+      threads = std::stoul(v);
+    else if (a == "--repeat")
+      repeat = std::max<std::size_t>(1, std::stoul(v));
+    else if (a == "--dir")
+      dir = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
     }
   }
   const std::size_t hw = threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
-  std::printf("persist_bench: %zu x %zu cosine, embedding-like, metadata {\"i\": n, \"tag\": ...}, "
-              "%zu threads, median of %zu\n", n, dim, hw, repeat);
+  std::printf(
+      "persist_bench: %zu x %zu cosine, embedding-like, metadata {\"i\": n, \"tag\": ...}, "
+      "%zu threads, median of %zu\n",
+      n, dim, hw, repeat);
 
   auto data = hnswstore::testing::embedding_like(n, dim, 1);
   std::vector<std::string> ids(n);
@@ -119,8 +126,9 @@ int main(int argc, char** argv) {
   const std::vector<float> query(data.row(0), data.row(0) + dim);
   const double raw_mb = static_cast<double>(n * dim * sizeof(float)) / 1e6;
 
-  std::printf("\n| zstd | vectors.bin MB | graph.bin MB | save s | save MB/s | read files s | "
-              "open with graph s | open rebuilding s | rebuild / graph | graph / read |\n");
+  std::printf(
+      "\n| zstd | vectors.bin MB | graph.bin MB | save s | save MB/s | read files s | "
+      "open with graph s | open rebuilding s | rebuild / graph | graph / read |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -173,8 +181,8 @@ int main(int argc, char** argv) {
     const double rd = median(read_s);
     const double gr = median(graph_s);
     const double rb = median(rebuild_s);
-    std::printf("| %d | %.1f | %.1f | %.3f | %.0f | %.3f | %.3f | %.2f | %.1fx | %.1fx |\n",
-                level, vb, gb, sv, (vb + gb) / sv, rd, gr, rb, rb / gr, gr / rd);
+    std::printf("| %d | %.1f | %.1f | %.3f | %.0f | %.3f | %.3f | %.2f | %.1fx | %.1fx |\n", level,
+                vb, gb, sv, (vb + gb) / sv, rd, gr, rb, rb / gr, gr / rd);
     std::fflush(stdout);
   }
   std::printf("\nraw vectors %.1f MB; initial build (upsert, %zu threads) %.2f s\n", raw_mb, hw,

@@ -38,7 +38,7 @@ int write_store(const fs::path& dir, std::size_t n) {
     std::fprintf(stderr, "upsert: %s\n", s.to_string().c_str());
     return 1;
   }
-  (void)notes.remove("note-0");  // a delete: saves write live records only
+  (void)notes.remove("note-0");            // a delete: saves write live records only
   if (Status s = store.save(); !s.ok()) {  // atomic: old state or new, whatever happens
     std::fprintf(stderr, "save: %s\n", s.to_string().c_str());
     return 1;
@@ -56,7 +56,8 @@ int verify_store(const fs::path& dir, std::size_t n) {
   StoreOptions o{.read_only = true};
   o.logger = [&](LogLevel level, std::string_view line) {
     if (line.find("rebuilding") != std::string_view::npos) rebuilt = true;
-    if (level >= LogLevel::kWarning) std::fprintf(stderr, "log: %.*s\n", int(line.size()), line.data());
+    if (level >= LogLevel::kWarning)
+      std::fprintf(stderr, "log: %.*s\n", int(line.size()), line.data());
   };
   auto opened = VectorStore::open(dir, o);
   if (!opened) {
@@ -80,8 +81,9 @@ int verify_store(const fs::path& dir, std::size_t n) {
   if (notes.contains("note-0")) ++bad;
   auto hits = notes.search(std::span<const float>(data.row(5), kDim), {.k = 3}).value();
   std::printf("nearest to note-5:");
-  for (const auto& h : hits) std::printf(" %s (%.4f, %s)", h.id.c_str(), h.distance,
-                                         h.metadata["topic"].get<std::string>().c_str());
+  for (const auto& h : hits)
+    std::printf(" %s (%.4f, %s)", h.id.c_str(), h.distance,
+                h.metadata["topic"].get<std::string>().c_str());
   std::printf("\ngraph %s; %zu records differ from what was written\n",
               rebuilt ? "rebuilt from the vectors" : "reloaded from graph.bin", bad);
   return bad == 0 && !rebuilt && !hits.empty() && hits[0].id == "note-5" ? 0 : 1;
@@ -95,10 +97,14 @@ int main(int argc, char** argv) {
   std::size_t n = 2000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--n" && i + 1 < argc) n = std::stoul(argv[++i]);
-    else if (a == "--write") write = true;
-    else if (a == "--verify") verify = true;
+    if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
+    else if (a == "--n" && i + 1 < argc)
+      n = std::stoul(argv[++i]);
+    else if (a == "--write")
+      write = true;
+    else if (a == "--verify")
+      verify = true;
     else {
       std::fprintf(stderr, "usage: persistence [--dir DIR] [--write | --verify] [--n N]\n");
       return 2;

@@ -1,5 +1,8 @@
 #include "format.hpp"
 
+#include <xxhash.h>
+#include <zstd.h>
+
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -9,9 +12,6 @@
 #include <memory>
 #include <new>
 #include <unordered_set>
-
-#include <xxhash.h>
-#include <zstd.h>
 
 #include "hnswstore/version.hpp"
 #include "parallel.hpp"
@@ -71,10 +71,14 @@ T get_at(std::string_view bytes, std::size_t pos) {
 
 std::uint32_t metric_code(Metric m) {
   switch (m) {
-    case Metric::kL2: return 0;
-    case Metric::kInnerProduct: return 1;
-    case Metric::kCosine: return 2;
-    case Metric::kL1: return 3;
+    case Metric::kL2:
+      return 0;
+    case Metric::kInnerProduct:
+      return 1;
+    case Metric::kCosine:
+      return 2;
+    case Metric::kL1:
+      return 3;
   }
   return 0xFFFFFFFFu;
 }
@@ -89,7 +93,8 @@ void append_section(std::string& out, const char (&tag)[5], std::string_view raw
   std::uint32_t codec = kCodecRaw;
   if (level != 0 && !raw.empty()) {
     packed.resize(ZSTD_compressBound(raw.size()));
-    const std::size_t n = ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), level);
+    const std::size_t n =
+        ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), level);
     if (ZSTD_isError(n) == 0 && n < raw.size()) {
       packed.resize(n);
       codec = kCodecZstd;
@@ -140,10 +145,9 @@ class SectionReader {
     const auto raw_size = get_at<std::uint64_t>(header, 16);
     const auto sum = get_at<std::uint64_t>(header, 24);
     if (stored > bytes_.size() - pos_ - kSectionHeaderBytes) {
-      return Status::Corruption(where + ": truncated (" + std::to_string(stored) +
-                                " payload bytes announced, " +
-                                std::to_string(bytes_.size() - pos_ - kSectionHeaderBytes) +
-                                " left in the file)");
+      return Status::Corruption(
+          where + ": truncated (" + std::to_string(stored) + " payload bytes announced, " +
+          std::to_string(bytes_.size() - pos_ - kSectionHeaderBytes) + " left in the file)");
     }
     const std::string_view payload = bytes_.substr(pos_ + kSectionHeaderBytes, stored);
     XXH3_state_t* state = XXH3_createState();
@@ -182,8 +186,7 @@ class SectionReader {
   Status finish(std::uint16_t file_minor) {
     while (pos_ < bytes_.size()) {
       if (file_minor <= kFormatMinor) {
-        return Status::Corruption(std::string(file_) + ": " +
-                                  std::to_string(bytes_.size() - pos_) +
+        return Status::Corruption(std::string(file_) + ": " + std::to_string(bytes_.size() - pos_) +
                                   " unexpected bytes after the last section");
       }
       if (bytes_.size() - pos_ < kSectionHeaderBytes) {
@@ -272,11 +275,10 @@ Status check_header(std::string_view bytes, std::string_view file, const char (&
   }
   const auto major = get_at<std::uint16_t>(bytes, 8);
   if (major != kFormatMajor) {
-    return Status::NotSupported(std::string(file) + ": header: format version " +
-                                std::to_string(major) + "." +
-                                std::to_string(get_at<std::uint16_t>(bytes, 10)) +
-                                ", this library reads version " + std::to_string(kFormatMajor) +
-                                ".x");
+    return Status::NotSupported(
+        std::string(file) + ": header: format version " + std::to_string(major) + "." +
+        std::to_string(get_at<std::uint16_t>(bytes, 10)) + ", this library reads version " +
+        std::to_string(kFormatMajor) + ".x");
   }
   if (get_at<std::uint32_t>(bytes, 12) != 0) {
     return Status::Corruption(std::string(file) + ": header: unknown flags");
@@ -295,8 +297,8 @@ Status parse_metadata(std::string_view text, const std::string& where, Metadata&
         },
         true);
   } catch (const std::length_error&) {
-    return Status::Corruption(where + ": nested deeper than " +
-                              std::to_string(kMaxMetadataDepth) + " levels");
+    return Status::Corruption(where + ": nested deeper than " + std::to_string(kMaxMetadataDepth) +
+                              " levels");
   } catch (const Metadata::exception& e) {
     return Status::Corruption(where + ": " + e.what());
   }
@@ -386,8 +388,8 @@ Status decode_vectors(std::string_view bytes, std::string_view file,
   const std::uint64_t file_bytes = bytes.size();
   if (count > kMaxSlots || count * 5 > file_bytes * 65536) {
     return Status::Corruption(f + ": header: " + std::to_string(count) +
-                              " records is impossible for a file of " +
-                              std::to_string(file_bytes) + " bytes");
+                              " records is impossible for a file of " + std::to_string(file_bytes) +
+                              " bytes");
   }
   const std::size_t n = static_cast<std::size_t>(count);
   SectionReader reader(bytes, kVectorsHeaderBytes, file);
@@ -531,9 +533,8 @@ std::string encode_graph(const GraphImage& g, std::uint64_t vectors_checksum, in
   return out;
 }
 
-Status decode_graph(std::string_view bytes, std::string_view file,
-                    std::uint64_t vectors_checksum, std::size_t count, std::size_t m,
-                    GraphImage* g) {
+Status decode_graph(std::string_view bytes, std::string_view file, std::uint64_t vectors_checksum,
+                    std::size_t count, std::size_t m, GraphImage* g) {
   if (Status s = check_header(bytes, file, kGraphMagic, kGraphHeaderBytes, "a graph file");
       !s.ok()) {
     return s;
@@ -728,7 +729,8 @@ Status decode_config(std::string_view bytes, std::string_view file, NamespaceCon
   if (line.substr(0, kChecksumKey.size()) != kChecksumKey ||
       line.substr(kChecksumKey.size() + 16) != kConfigEnd ||
       hex.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
-    return Status::Corruption(f + ": checksum: the last line is not the checksum line (truncated?)");
+    return Status::Corruption(f +
+                              ": checksum: the last line is not the checksum line (truncated?)");
   }
   if (hex64(xxh3(body)) != hex) return Status::Corruption(f + ": checksum mismatch");
 

@@ -68,14 +68,13 @@ struct GraphImage {
   std::uint32_t max_m0 = 0;  // links per node on level 0
   std::uint32_t entry_point = 0;
   std::uint32_t max_level = 0;
-  std::vector<std::uint8_t> levels;        // count
-  std::vector<std::uint64_t> offsets;      // count + 1: node i's lists start at links[offsets[i]]
-  std::vector<std::uint32_t> links;        // per node, per level: n, then n neighbour slots
+  std::vector<std::uint8_t> levels;    // count
+  std::vector<std::uint64_t> offsets;  // count + 1: node i's lists start at links[offsets[i]]
+  std::vector<std::uint32_t> links;    // per node, per level: n, then n neighbour slots
   std::size_t count() const noexcept { return levels.size(); }
 };
 
-std::string encode_graph(const GraphImage& graph, std::uint64_t vectors_checksum,
-                         int zstd_level);
+std::string encode_graph(const GraphImage& graph, std::uint64_t vectors_checksum, int zstd_level);
 /// Decodes a graph file and checks its structure (neighbours in range, list sizes, levels, entry
 /// point) against the vectors file it must belong to. Any failure is a message for the log: a
 /// graph file is a cache, never a source of errors.

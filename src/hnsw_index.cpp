@@ -87,10 +87,13 @@ class L1Space final : public hnswlib::SpaceInterface<float> {
 
 std::unique_ptr<hnswlib::SpaceInterface<float>> make_space(Metric metric, std::size_t dim) {
   switch (metric) {
-    case Metric::kL2: return std::make_unique<hnswlib::L2Space>(dim);
+    case Metric::kL2:
+      return std::make_unique<hnswlib::L2Space>(dim);
     case Metric::kInnerProduct:
-    case Metric::kCosine: return std::make_unique<hnswlib::InnerProductSpace>(dim);
-    case Metric::kL1: return std::make_unique<L1Space>(dim);
+    case Metric::kCosine:
+      return std::make_unique<hnswlib::InnerProductSpace>(dim);
+    case Metric::kL1:
+      return std::make_unique<L1Space>(dim);
   }
   return nullptr;
 }
@@ -294,7 +297,8 @@ class HnswIndex final : public VectorIndex {
       return true;
     }
     const auto& h = *hnsw_;
-    if (static_cast<std::size_t>(h.maxM_) != g.max_m || static_cast<std::size_t>(h.maxM0_) != g.max_m0) {
+    if (static_cast<std::size_t>(h.maxM_) != g.max_m ||
+        static_cast<std::size_t>(h.maxM0_) != g.max_m0) {
       return false;
     }
     // Saved nodes in file order.
@@ -388,18 +392,18 @@ class HnswIndex final : public VectorIndex {
     return internal_of_slot_.size() * hnsw_->size_links_level0_ + upper_bytes_;
   }
   std::size_t memory_bytes() const override {
-    std::size_t bytes = sizeof(*this) + internal_of_slot_.capacity() * sizeof(tableint) +
-                        visited_.bytes();
+    std::size_t bytes =
+        sizeof(*this) + internal_of_slot_.capacity() * sizeof(tableint) + visited_.bytes();
     if (!hnsw_) return bytes;
     const auto& h = *hnsw_;
     const std::size_t cap = h.max_elements_;
     bytes += sizeof(h);
-    bytes += cap * h.size_data_per_element_;                  // level 0: links, vector, label
-    bytes += cap * sizeof(void*);                             // linkLists_
-    bytes += upper_bytes_;                                    // upper-layer link lists
-    bytes += cap * sizeof(int);                               // element_levels_
-    bytes += cap * sizeof(std::mutex);                        // link_list_locks_
-    bytes += 65536 * sizeof(std::mutex);                      // per-label / update locks
+    bytes += cap * h.size_data_per_element_;                    // level 0: links, vector, label
+    bytes += cap * sizeof(void*);                               // linkLists_
+    bytes += upper_bytes_;                                      // upper-layer link lists
+    bytes += cap * sizeof(int);                                 // element_levels_
+    bytes += cap * sizeof(std::mutex);                          // link_list_locks_
+    bytes += 65536 * sizeof(std::mutex);                        // per-label / update locks
     bytes += insert_threads_ * cap * sizeof(hnswlib::vl_type);  // hnswlib's visited lists
     // label_lookup_: buckets plus one heap node (next pointer, key, value) per element.
     bytes += h.label_lookup_.bucket_count() * sizeof(void*) +

@@ -73,8 +73,7 @@ NamespaceState::NamespaceState(std::string name, NamespaceOptions options,
   dirty_ = true;
 }
 
-NamespaceState::NamespaceState(NamespaceConfig config,
-                               std::shared_ptr<const StoreContext> context)
+NamespaceState::NamespaceState(NamespaceConfig config, std::shared_ptr<const StoreContext> context)
     : name_(config.name),
       options_(config.options),
       context_(std::move(context)),
@@ -143,8 +142,8 @@ Status NamespaceState::upsert(std::span<const Record> records) {
     const Record& r = records[i];
     const std::string base = indexed("records", i);
     Metadata md = r.metadata;
-    if (Status s = check_input(r.id, r.vector, md, base + ".id", base + ".vector",
-                               base + ".metadata");
+    if (Status s =
+            check_input(r.id, r.vector, md, base + ".id", base + ".vector", base + ".metadata");
         !s.ok()) {
       return s;
     }
@@ -168,8 +167,7 @@ Status NamespaceState::upsert(std::span<const std::string> ids, std::span<const 
   }
   if (!metadata.empty() && metadata.size() != ids.size()) {
     return Status::InvalidArgument("metadata: expected 0 or " + std::to_string(ids.size()) +
-                                   " objects (one per id), got " +
-                                   std::to_string(metadata.size()));
+                                   " objects (one per id), got " + std::to_string(metadata.size()));
   }
   std::vector<Input> batch;
   batch.reserve(ids.size());
@@ -208,10 +206,10 @@ Status NamespaceState::check_quota(const std::vector<Input>& batch, std::size_t&
   }
   const std::size_t live = live_.load(std::memory_order_relaxed);
   if (options_.max_elements != 0 && live + new_ids > options_.max_elements) {
-    return Status::ResourceExhausted(
-        "max_elements: the upsert would bring namespace '" + name_ + "' to " +
-        std::to_string(live + new_ids) + " records, over its quota of " +
-        std::to_string(options_.max_elements));
+    return Status::ResourceExhausted("max_elements: the upsert would bring namespace '" + name_ +
+                                     "' to " + std::to_string(live + new_ids) +
+                                     " records, over its quota of " +
+                                     std::to_string(options_.max_elements));
   }
   if (options_.memory_limit_bytes != 0) {
     const std::size_t reused = std::min(new_ids, free_slots_.size());
@@ -238,8 +236,8 @@ Status NamespaceState::check_quota(const std::vector<Input>& batch, std::size_t&
       index_growth += 2 * new_ids * list / std::max<std::size_t>(options_.hnsw.m - 1, 1) + 4 * list;
     }
     // The slot-indexed tables grow geometrically too.
-    std::size_t table_growth = ids_.growth_bytes(slots_needed, live + new_ids) +
-                               metadata_.growth_bytes(slots_needed);
+    std::size_t table_growth =
+        ids_.growth_bytes(slots_needed, live + new_ids) + metadata_.growth_bytes(slots_needed);
     if (options_.metric == Metric::kCosine && slots_needed > norms_.capacity()) {
       table_growth +=
           (std::max(slots_needed, 2 * norms_.capacity()) - norms_.capacity()) * sizeof(float);
@@ -247,10 +245,10 @@ Status NamespaceState::check_quota(const std::vector<Input>& batch, std::size_t&
     const std::size_t projected = memory_bytes_locked() + index_growth + table_growth +
                                   record_bytes - std::min(record_bytes, released_bytes);
     if (projected > options_.memory_limit_bytes) {
-      return Status::ResourceExhausted(
-          "memory_limit_bytes: the upsert would bring namespace '" + name_ + "' to about " +
-          std::to_string(projected) + " bytes, over its quota of " +
-          std::to_string(options_.memory_limit_bytes));
+      return Status::ResourceExhausted("memory_limit_bytes: the upsert would bring namespace '" +
+                                       name_ + "' to about " + std::to_string(projected) +
+                                       " bytes, over its quota of " +
+                                       std::to_string(options_.memory_limit_bytes));
     }
   }
   if (next_slot_ + new_ids > kMaxSlots) {
@@ -279,10 +277,10 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
   // search walks tombstones without counting them), so it is rebuilt from the live records
   // first; that also gives the tombstones' memory back.
   const std::size_t live = live_.load(std::memory_order_relaxed);
-  if (options_.index == IndexKind::kHnsw && free_slots_.size() >= 64 &&
-      free_slots_.size() > live) {
+  if (options_.index == IndexKind::kHnsw && free_slots_.size() >= 64 && free_slots_.size() > live) {
     context_->log(LogLevel::kDebug, "namespace '" + name_ + "': compacting " +
-                                        std::to_string(free_slots_.size()) + " tombstones before an upsert");
+                                        std::to_string(free_slots_.size()) +
+                                        " tombstones before an upsert");
     if (Status s = compact_locked(); !s.ok()) return s;
   }
   // Room for the whole batch at once: growing chunk by chunk would overshoot the batch by up
@@ -404,11 +402,12 @@ Status NamespaceState::update_metadata(std::string_view id, Metadata metadata) {
   if (options_.memory_limit_bytes != 0) {
     const std::size_t old_bytes = json_heap_bytes(metadata_.get(*slot));
     const std::size_t new_bytes = json_heap_bytes(metadata);
-    const std::size_t projected = memory_bytes_locked() + new_bytes - std::min(new_bytes, old_bytes);
+    const std::size_t projected =
+        memory_bytes_locked() + new_bytes - std::min(new_bytes, old_bytes);
     if (new_bytes > old_bytes && projected > options_.memory_limit_bytes) {
       return Status::ResourceExhausted(
-          "memory_limit_bytes: the new metadata would bring namespace '" + name_ +
-          "' to about " + std::to_string(projected) + " bytes, over its quota of " +
+          "memory_limit_bytes: the new metadata would bring namespace '" + name_ + "' to about " +
+          std::to_string(projected) + " bytes, over its quota of " +
           std::to_string(options_.memory_limit_bytes));
     }
   }
@@ -658,8 +657,8 @@ Status NamespaceState::drop() {
   if (dropped()) return not_found();
   if (context_->persistent()) {
     if (Status s = writable(); !s.ok()) return s;
-    if (Status s = remove_namespace_files(*context_->env, context_->dir, name_,
-                                          disk_ ? &*disk_ : nullptr);
+    if (Status s =
+            remove_namespace_files(*context_->env, context_->dir, name_, disk_ ? &*disk_ : nullptr);
         !s.ok()) {
       return s;
     }
@@ -750,9 +749,9 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
       if (Status s = read_referenced_file(env, dir, config.vectors, &bytes); !s.ok()) return s;
       phases += "read " + since(start) + " ms";
       const auto decode_start = Clock::now();
-      if (Status s = decode_vectors(bytes, config.vectors.name, o,
-                                    static_cast<std::size_t>(config.count), &image,
-                                    context_->threads);
+      if (Status s =
+              decode_vectors(bytes, config.vectors.name, o, static_cast<std::size_t>(config.count),
+                             &image, context_->threads);
           !s.ok()) {
         return s;
       }
@@ -787,8 +786,7 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
         }
         GraphImage graph;
         if (s.ok()) {
-          s = decode_graph(bytes, config.graph->name, config.vectors.checksum, n, o.hnsw.m,
-                           &graph);
+          s = decode_graph(bytes, config.graph->name, config.vectors.checksum, n, o.hnsw.m, &graph);
         }
         if (s.ok()) {
           index->import_graph(image.vectors.data(), n, graph);
@@ -798,9 +796,9 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
         }
       }
       if (!graph_loaded) {
-        context_->log(LogLevel::kWarning, "namespace '" + name_ +
-                                              "': rebuilding the HNSW graph from the vectors (" +
-                                              why + ")");
+        context_->log(
+            LogLevel::kWarning,
+            "namespace '" + name_ + "': rebuilding the HNSW graph from the vectors (" + why + ")");
       }
     }
     if (!graph_loaded && n > 0) {
@@ -809,7 +807,8 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
       for (std::size_t i = 0; i < n; ++i) {
         writes[i] = {static_cast<Slot>(i), image.vectors.data() + i * dim};
       }
-      const std::size_t chunk = o.index == IndexKind::kFlat ? n : std::max<std::size_t>(4096, n / 64);
+      const std::size_t chunk =
+          o.index == IndexKind::kFlat ? n : std::max<std::size_t>(4096, n / 64);
       for (std::size_t begin = 0; begin < n; begin += chunk) {
         const std::size_t end = std::min(n, begin + chunk);
         index->write(std::span<const VectorWrite>(writes).subspan(begin, end - begin),
@@ -854,8 +853,8 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
     return from_exception(e);
   }
   context_->log(LogLevel::kInfo, "namespace '" + name_ + "': loaded " +
-                                     std::to_string(config.count) + " records in " +
-                                     since(start) + " ms (" + phases + ")");
+                                     std::to_string(config.count) + " records in " + since(start) +
+                                     " ms (" + phases + ")");
   return Status::Ok();
 }
 
@@ -922,9 +921,9 @@ Status NamespaceState::save_locked() {
     config.vectors.name = vectors_file_name(name_, config.generation);
     if (with_graph) config.graph = FileRef{graph_file_name(name_, config.generation), 0, 0};
     CommitResult result;
-    if (Status s = commit_namespace(*context_->env, context_->dir, config, vectors,
-                                    with_graph ? &graph : nullptr, disk_ ? &*disk_ : nullptr,
-                                    &result);
+    if (Status s =
+            commit_namespace(*context_->env, context_->dir, config, vectors,
+                             with_graph ? &graph : nullptr, disk_ ? &*disk_ : nullptr, &result);
         !s.ok()) {
       return s;
     }

@@ -32,7 +32,9 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-std::string config_file_name(std::string_view ns) { return std::string(ns) + std::string(kConfigSuffix); }
+std::string config_file_name(std::string_view ns) {
+  return std::string(ns) + std::string(kConfigSuffix);
+}
 std::string vectors_file_name(std::string_view ns, std::uint64_t generation) {
   return with_generation(ns, generation, kVectorsSuffix);
 }
@@ -48,7 +50,8 @@ DirEntryInfo classify(std::string_view name) {
     if (dot == std::string_view::npos || dot + 1 == stem.size() || stem.size() - dot > 21) return;
     const std::string_view digits = stem.substr(dot + 1);
     std::uint64_t generation = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), generation);
+    const auto [end, ec] =
+        std::from_chars(digits.data(), digits.data() + digits.size(), generation);
     if (ec != std::errc() || end != digits.data() + digits.size()) return;  // also > 2^64 - 1
     info.kind = kind;
     info.ns = std::string(stem.substr(0, dot));

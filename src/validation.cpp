@@ -76,8 +76,9 @@ Status check_metadata_value(const Metadata& v, std::string& path, std::size_t de
     return Status::Ok();
   }
   if (v.is_number_float() && !std::isfinite(v.get<double>())) {
-    return Status::InvalidArgument(path + ": NaN and infinity are not allowed (JSON has no "
-                                          "spelling for them)");
+    return Status::InvalidArgument(path +
+                                   ": NaN and infinity are not allowed (JSON has no "
+                                   "spelling for them)");
   }
   if (!v.is_object() && !v.is_array()) return Status::Ok();
   if (depth >= kMaxMetadataDepth) {
@@ -125,9 +126,9 @@ Status check_namespace_name(std::string_view name) {
   }
   for (std::size_t i = 0; i < name.size(); ++i) {
     if (!name_char(name[i], i == 0)) {
-      return Status::InvalidArgument(
-          "name: " + quoted_prefix(name) + " has a forbidden character at byte " +
-          std::to_string(i) + "; names match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+      return Status::InvalidArgument("name: " + quoted_prefix(name) +
+                                     " has a forbidden character at byte " + std::to_string(i) +
+                                     "; names match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
     }
   }
   return Status::Ok();  // "." and ".." cannot pass the first-character rule
@@ -142,13 +143,17 @@ Status check_namespace_options(const NamespaceOptions& o) {
     case Metric::kL2:
     case Metric::kInnerProduct:
     case Metric::kCosine:
-    case Metric::kL1: break;
-    default: return Status::InvalidArgument("metric: not a known Metric value");
+    case Metric::kL1:
+      break;
+    default:
+      return Status::InvalidArgument("metric: not a known Metric value");
   }
   switch (o.index) {
     case IndexKind::kHnsw:
-    case IndexKind::kFlat: break;
-    default: return Status::InvalidArgument("index: not a known IndexKind value");
+    case IndexKind::kFlat:
+      break;
+    default:
+      return Status::InvalidArgument("index: not a known IndexKind value");
   }
   if (o.hnsw.m < 2 || o.hnsw.m > 2048) {
     return Status::InvalidArgument("hnsw.m: must be 2..2048, got " + std::to_string(o.hnsw.m));
@@ -179,8 +184,7 @@ Status check_vector(std::span<const float> v, const NamespaceOptions& o, std::st
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (!std::isfinite(v[i])) {
       return Status::InvalidArgument(indexed(field, i) + ": " +
-                                     (std::isnan(v[i]) ? "NaN" : "infinity") +
-                                     " is not allowed");
+                                     (std::isnan(v[i]) ? "NaN" : "infinity") + " is not allowed");
     }
     norm2 += static_cast<double>(v[i]) * v[i];
   }

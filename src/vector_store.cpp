@@ -104,9 +104,7 @@ class StoreState {
 
 namespace {
 
-Status moved_from() {
-  return Status::InvalidArgument("store: this VectorStore was moved from");
-}
+Status moved_from() { return Status::InvalidArgument("store: this VectorStore was moved from"); }
 
 // Names the first build option that differs (ef_search and quotas may differ).
 Status compare_options(const NamespaceOptions& have, const NamespaceOptions& want,
@@ -123,8 +121,7 @@ Status compare_options(const NamespaceOptions& have, const NamespaceOptions& wan
                    std::string(to_string(want.metric)));
   }
   if (have.index != want.index) {
-    return differs("index", std::string(to_string(have.index)),
-                   std::string(to_string(want.index)));
+    return differs("index", std::string(to_string(have.index)), std::string(to_string(want.index)));
   }
   if (have.index == IndexKind::kHnsw) {
     if (have.hnsw.m != want.hnsw.m) {
@@ -164,7 +161,9 @@ void remove_leftovers(detail::StoreState& store, const std::vector<std::string>&
     const detail::DirEntryInfo info = detail::classify(file);
     bool garbage = false;
     switch (info.kind) {
-      case detail::DirEntryInfo::kTemp: garbage = true; break;
+      case detail::DirEntryInfo::kTemp:
+        garbage = true;
+        break;
       case detail::DirEntryInfo::kVectors:
       case detail::DirEntryInfo::kGraph: {
         if (store.broken.count(info.ns) != 0) break;
@@ -172,7 +171,8 @@ void remove_leftovers(detail::StoreState& store, const std::vector<std::string>&
         garbage = it == store.namespaces.end() || !it->second->references(file);
         break;
       }
-      default: break;
+      default:
+        break;
     }
     if (!garbage) continue;
     if (Status s = ctx.env->remove_file(ctx.dir / file); !s.ok()) {
@@ -193,9 +193,9 @@ Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOpt
     const bool read_only = options.read_only;
     if (!env->file_exists(dir)) {
       if (!options.create_if_missing || read_only) {
-        return Status::NotFound("dir: no store at '" + dir.string() + "'" +
-                                (read_only ? " (read_only never creates one)"
-                                           : " and create_if_missing is off"));
+        return Status::NotFound(
+            "dir: no store at '" + dir.string() + "'" +
+            (read_only ? " (read_only never creates one)" : " and create_if_missing is off"));
       }
       if (Status s = env->create_dir(dir); !s.ok()) return s;
     }
@@ -220,8 +220,8 @@ Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOpt
       detail::NamespaceConfig config;
       Status s = detail::read_config(*env, dir, info.ns, &config);
       if (s.ok()) {
-        state->namespaces.emplace(info.ns, std::make_shared<detail::NamespaceState>(
-                                               std::move(config), state->context));
+        state->namespaces.emplace(
+            info.ns, std::make_shared<detail::NamespaceState>(std::move(config), state->context));
       } else if (s.code() != StatusCode::kNotFound) {  // removed since the listing
         ctx.log(LogLevel::kError, "namespace '" + info.ns + "' cannot be opened: " + s.message());
         state->broken.emplace(info.ns, s);
@@ -331,7 +331,8 @@ Status VectorStore::drop_namespace(std::string_view name) {
       for (const std::string& file : *files) {
         const detail::DirEntryInfo info = detail::classify(file);
         if ((info.kind == detail::DirEntryInfo::kVectors ||
-             info.kind == detail::DirEntryInfo::kGraph) && info.ns == name) {
+             info.kind == detail::DirEntryInfo::kGraph) &&
+            info.ns == name) {
           (void)ctx.env->remove_file(ctx.dir / file);
         }
       }

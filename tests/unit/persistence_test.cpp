@@ -1,6 +1,5 @@
 // Persistence: round trips, graph reload vs rebuild, locking, read-only stores, drops, lazy loads.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,14 +53,17 @@ std::vector<std::string> make_ids(std::size_t n, std::string_view prefix = "doc-
 std::vector<Metadata> make_metadata(std::size_t n) {
   std::vector<Metadata> md;
   for (std::size_t i = 0; i < n; ++i) {
-    md.push_back({{"i", i}, {"even", i % 2 == 0}, {"title", "t\xc3\xa9xt " + std::to_string(i)},
+    md.push_back({{"i", i},
+                  {"even", i % 2 == 0},
+                  {"title", "t\xc3\xa9xt " + std::to_string(i)},
                   {"nested", {{"x", static_cast<double>(i) / 3.0}, {"tags", {"a", "b"}}}}});
   }
   return md;
 }
 
 // Every id, vector (bit for bit) and metadata object of `a` is in `b` and vice versa.
-void expect_same_records(const Namespace& a, const Namespace& b, const std::vector<std::string>& ids) {
+void expect_same_records(const Namespace& a, const Namespace& b,
+                         const std::vector<std::string>& ids) {
   ASSERT_EQ(a.size(), b.size());
   for (const auto& id : ids) {
     auto ra = a.get(id);
@@ -205,7 +207,8 @@ TEST(Persistence, FlatAndEmptyNamespacesRoundTrip) {
     auto store = VectorStore::open(dir.path()).value();
     auto flat = store.create_namespace("flat", {.dimension = 5, .index = IndexKind::kFlat}).value();
     ASSERT_TRUE(flat.upsert(ids, data.data).ok());
-    ASSERT_TRUE(store.create_namespace("empty", {.dimension = 3, .metric = Metric::kL1}).has_value());
+    ASSERT_TRUE(
+        store.create_namespace("empty", {.dimension = 3, .metric = Metric::kL1}).has_value());
     ASSERT_TRUE(store.save().ok());
   }
   auto store = VectorStore::open(dir.path()).value();
@@ -513,7 +516,8 @@ TEST(Persistence, RoundTripInANewProcessIsExact) {
   auto store = VectorStore::open(store_dir, {.read_only = true, .logger = log.logger()}).value();
   auto ns = store.open_namespace("p").value();
   std::ifstream in(results);
-  const std::string expected((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string expected((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   EXPECT_EQ(format_hits(run_searches(ns, queries)), expected);
   EXPECT_FALSE(log.contains("rebuilding"));
   // Every record, bit for bit, against the same input upserted here in memory.
