@@ -193,6 +193,23 @@ bool seal_section(std::string& file, std::size_t begin) {
   return true;
 }
 
+// Flips one bit of a file whose layout is `layout`, then recomputes the checksum that covers it
+// (the header's, or its section's), so that only the decoders' other checks can notice.
+std::string flip_and_reseal(std::string file, std::size_t offset, int bit, std::size_t header_bytes,
+                            const Layout& layout) {
+  flip_bit(file, offset, bit);
+  if (offset < header_bytes) {
+    if (offset < header_bytes - 8) seal_header(file, header_bytes);
+    return file;
+  }
+  for (const Section& s : layout.sections) {
+    if (offset < s.end() && (offset < s.begin + 24 || offset >= s.payload())) {
+      seal_section(file, s.begin);
+    }
+  }
+  return file;
+}
+
 // One section with a valid checksum for whatever its fields say.
 std::string make_section(std::string_view tag, std::uint32_t codec, std::string_view payload,
                          std::uint64_t raw) {
@@ -1227,16 +1244,8 @@ TEST_F(Corruption, ResealedVectorsFlipsNeverCrash) {
   std::size_t loaded = 0;
   for (const auto& [offset, bit] : flip_sites(p.vectors.size(), flips_per_file() / 2, 4004)) {
     const std::string region = p.vectors_layout.region_of(offset);
-    std::string v = p.vectors;
-    flip_bit(v, offset, bit);
-    if (offset < kVectorsHeaderBytes) {
-      if (offset < kVectorsHeaderBytes - 8) seal_header(v, kVectorsHeaderBytes);
-    } else {
-      for (const Section& s : p.vectors_layout.sections) {
-        if (offset < s.end() && (offset < s.begin + 24 || offset >= s.payload()))
-          seal_section(v, s.begin);
-      }
-    }
+    const std::string v =
+        flip_and_reseal(p.vectors, offset, bit, kVectorsHeaderBytes, p.vectors_layout);
     Files f = pristine_files(p);
     f.vectors = v;
     f.config = config_naming(p, v, p.graph);
@@ -1266,16 +1275,7 @@ TEST_F(Corruption, ResealedGraphFlipsNeverCrashOrFail) {
   std::size_t used = 0;
   for (const auto& [offset, bit] : flip_sites(p.graph.size(), flips_per_file() / 2, 5005)) {
     const std::string region = p.graph_layout.region_of(offset);
-    std::string g = p.graph;
-    flip_bit(g, offset, bit);
-    if (offset < kGraphHeaderBytes) {
-      if (offset < kGraphHeaderBytes - 8) seal_header(g, kGraphHeaderBytes);
-    } else {
-      for (const Section& s : p.graph_layout.sections) {
-        if (offset < s.end() && (offset < s.begin + 24 || offset >= s.payload()))
-          seal_section(g, s.begin);
-      }
-    }
+    const std::string g = flip_and_reseal(p.graph, offset, bit, kGraphHeaderBytes, p.graph_layout);
     Files f = pristine_files(p);
     f.graph = g;
     f.config = config_naming(p, p.vectors, g);
