@@ -902,10 +902,11 @@ Status NamespaceState::save_locked() {
       source.norm = [&](std::size_t i) { return norms_[order[i]]; };
       source.metadata = [&](std::size_t i) -> const Metadata& { return metadata_.get(order[i]); };
       vectors = encode_vectors(source, so.zstd_level);
+      config.vectors.checksum = xxh3(vectors);
       if (options_.index == IndexKind::kHnsw && so.save_graph) {
         GraphImage g;
         if (index_->export_graph(position, g)) {
-          graph = encode_graph(g, xxh3(vectors), so.zstd_level);
+          graph = encode_graph(g, config.vectors.checksum, so.zstd_level);
           with_graph = true;
         }
       }

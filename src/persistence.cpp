@@ -117,7 +117,6 @@ Status commit_namespace(Env& env, const std::filesystem::path& dir, NamespaceCon
                         const NamespaceConfig* previous, CommitResult* result) {
   result->committed = false;
   config.vectors.size = vectors.size();
-  config.vectors.checksum = xxh3(vectors);
   if (Status s = write_durably(env, dir / config.vectors.name, vectors); !s.ok()) return s;
   if (graph != nullptr && config.graph) {
     config.graph->size = graph->size();

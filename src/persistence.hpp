@@ -42,7 +42,8 @@ Status read_referenced_file(Env& env, const std::filesystem::path& dir, const Fi
 /// directory, writes the config under a temporary name, fsyncs it, renames it over
 /// <ns>.config.json (the commit point) and fsyncs the directory. Then removes the files of
 /// `previous`, if any (a failure there is only logged by the caller: the commit stands).
-/// `config` must name the files; their sizes and checksums are filled in here.
+/// `config` must name the files and carry the vectors file's checksum (the caller computed it
+/// for the graph file already); the sizes and the graph file's checksum are filled in here.
 struct CommitResult {
   bool committed = false;
   Status cleanup;  // outcome of removing the previous generation's files
