@@ -11,6 +11,11 @@
 #                                 read with 0.8.0 and back (examples/persistence)
 #   cmake/bootstrap.sh asan08     unit tests against hnswlib 0.8.0 under the `asan` preset,
 #                                 build dir build/asan08
+#   cmake/bootstrap.sh compare    the comparison benchmark (docs/performance.md): also installs
+#                                 libfaiss-dev and gnuplot-nox and fetches usearch's headers,
+#                                 builds the `release` preset's `compare` driver and runs it on
+#                                 every dataset (about 45 minutes on 2 cores); results go to
+#                                 docs/bench/. Arguments after `compare` go to the driver.
 #   cmake/bootstrap.sh fetch08    only download the hnswlib 0.8.0 headers (see below)
 #   cmake/bootstrap.sh deps       only install the missing Debian packages
 #   cmake/bootstrap.sh all        test, asan, hnswlib08 and asan08
@@ -41,6 +46,12 @@ readonly HNSWLIB08_TARBALL="hnswlib-node-3.0.0.tgz"
 readonly HNSWLIB08_SHA256="4a8074485e5abe659d23e9998d97a00226db056ca466ada6eedbc512a4c4df01"
 readonly HNSWLIB08_DIR="${REPO_ROOT}/build/_deps/hnswlib-0.8.0"
 readonly HNSWLIB08_INCLUDE_DIR="${HNSWLIB08_DIR}/package/src"
+# usearch (C++ headers only) for the comparison benchmark, from the npm package.
+readonly USEARCH_NPM_SPEC="usearch@2.26.2"
+readonly USEARCH_TARBALL="usearch-2.26.2.tgz"
+readonly USEARCH_SHA256="cb4ed21906924412cb928ac50bc3bdf24b75f6f5840d44101c8d54bfbb424c81"
+readonly USEARCH_DIR="${REPO_ROOT}/build/_deps/usearch-2.26.2"
+readonly COMPARE_PACKAGES=(libfaiss-dev gnuplot-nox npm)
 
 nproc_or_2() { nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2; }
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc_or_2)}"
@@ -135,6 +146,39 @@ fetch_hnswlib08() {
   echo "bootstrap: hnswlib 0.8.0 headers in ${HNSWLIB08_INCLUDE_DIR}"
 }
 
+fetch_usearch() {
+  if [[ -f "${USEARCH_DIR}/package/include/usearch/index_dense.hpp" ]]; then
+    echo "bootstrap: usearch headers present in ${USEARCH_DIR}/package/include"
+    return
+  fi
+  banner "fetching usearch headers (${USEARCH_NPM_SPEC}) into ${USEARCH_DIR}"
+  local tmp sum
+  mkdir -p "${REPO_ROOT}/build/_deps"
+  tmp="$(mktemp -d "${REPO_ROOT}/build/_deps/.usearch.XXXXXX")"
+  (cd "${tmp}" && run npm pack --silent "${USEARCH_NPM_SPEC}")
+  sum="$(sha256sum "${tmp}/${USEARCH_TARBALL}" | cut -d' ' -f1)"
+  if [[ "${sum}" != "${USEARCH_SHA256}" ]]; then
+    rm -rf "${tmp}"
+    die "${USEARCH_TARBALL}: SHA-256 ${sum}, expected ${USEARCH_SHA256}"
+  fi
+  mkdir -p "${tmp}/out"
+  run tar -xzf "${tmp}/${USEARCH_TARBALL}" -C "${tmp}/out" package/include package/LICENSE
+  rm -rf "${USEARCH_DIR}"
+  mv "${tmp}/out" "${USEARCH_DIR}"
+  rm -rf "${tmp}"
+}
+
+# compare [driver args...]: the comparison benchmark with every engine this machine can have.
+compare() {
+  if [[ "${HNSWSTORE_SKIP_DEPS:-0}" != "1" ]]; then install_packages "${COMPARE_PACKAGES[@]}"; fi
+  fetch_usearch
+  banner "build and run the comparison driver (preset 'release'; results in docs/bench)"
+  run cmake --preset release
+  run cmake --build --preset release --target compare
+  run "${REPO_ROOT}/build/release/bench/compare" --out "${REPO_ROOT}/docs/bench" \
+    --cache "${REPO_ROOT}/build/compare-cache" "$@"
+}
+
 # unit_tests_08 <preset> <build dir> [cmake args...]: the preset's settings with hnswlib 0.8.0,
 # unit tests only.
 unit_tests_08() {
@@ -183,7 +227,7 @@ demo() {
 }
 
 main() {
-  if (($# != 1)); then
+  if (($# == 0)) || { (($# > 1)) && [[ "$1" != "compare" ]]; }; then
     usage >&2
     exit 2
   fi
@@ -195,6 +239,7 @@ main() {
     asan) install_deps; preset_test asan ;;
     tsan) install_deps; preset_test tsan ;;
     fetch08) fetch_hnswlib08 ;;
+    compare) install_deps; shift; compare "$@" ;;
     hnswlib08) install_deps; unit_tests_08 dev "${REPO_ROOT}/build/hnswlib08"; cross_version ;;
     asan08) install_deps; asan08 ;;
     all)
