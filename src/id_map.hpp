@@ -1,12 +1,16 @@
 // IdMap: string id <-> dense slot, holding each id string once.
+//
+// The ids live in a vector indexed by slot; the lookup from id to slot is an open-addressing
+// table of slots (linear probing, at most half full), 8 to 16 bytes per id where a node-based
+// hash set costs about 40. Tenants with many small records pay for every byte here.
 #pragma once
 
-#include <algorithm>
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include <xxhash.h>
@@ -17,111 +21,122 @@ namespace hnswstore::detail {
 
 class IdMap {
  public:
-  IdMap() : index_(0, Hash{this}, Equal{this}) {}
+  IdMap() = default;
   IdMap(const IdMap&) = delete;
   IdMap& operator=(const IdMap&) = delete;
 
-  std::size_t size() const noexcept { return index_.size(); }
+  std::size_t size() const noexcept { return size_; }
 
   std::optional<Slot> find(std::string_view id) const {
-    auto it = index_.find(id);
-    if (it == index_.end()) return std::nullopt;
-    return *it;
-  }
-
-  /// Maps a new id (not present) to a free slot.
-  void insert(std::string_view id, Slot slot) {
-    if (slot >= ids_.size()) ids_.resize(std::size_t{slot} + 1);
-    ids_[slot].assign(id.data(), id.size());
-    heap_bytes_ += string_heap_bytes(ids_[slot]);
-    try {
-      index_.insert(slot);
-    } catch (...) {
-      heap_bytes_ -= string_heap_bytes(ids_[slot]);
-      std::string().swap(ids_[slot]);
-      throw;
+    if (table_.empty()) return std::nullopt;
+    for (std::size_t i = home(id);; i = (i + 1) & mask()) {
+      const Slot s = table_[i];
+      if (s == kEmpty) return std::nullopt;
+      if (s != kErased && ids_[s] == id) return s;
     }
   }
 
-  /// Unmaps the id of a mapped slot.
+  /// Maps `id` (not yet present) to `slot`. Throws std::bad_alloc; on throw nothing changed.
+  void insert(std::string_view id, Slot slot) {
+    if (2 * (size_ + erased_ + 1) > table_.size()) {
+      rehash(std::bit_ceil(std::max<std::size_t>(16, 4 * (size_ + 1))));
+    }
+    if (slot >= ids_.size()) ids_.resize(std::size_t{slot} + 1);
+    ids_[slot].assign(id.data(), id.size());
+    heap_bytes_ += string_heap_bytes(ids_[slot]);
+    std::size_t i = home(id);
+    while (table_[i] != kEmpty && table_[i] != kErased) i = (i + 1) & mask();
+    if (table_[i] == kErased) --erased_;
+    table_[i] = slot;
+    ++size_;
+  }
+
   void erase(Slot slot) {
-    index_.erase(slot);
-    heap_bytes_ -= string_heap_bytes(ids_[slot]);
+    const std::string& id = ids_[slot];
+    std::size_t i = home(id);
+    while (table_[i] != slot) i = (i + 1) & mask();
+    table_[i] = kErased;  // keeps the probe chains through this place intact
+    ++erased_;
+    --size_;
+    heap_bytes_ -= string_heap_bytes(id);
     std::string().swap(ids_[slot]);
   }
 
   const std::string& id(Slot slot) const { return ids_[slot]; }
 
-  /// Moves every mapped slot s to new_slot[s] (compaction); unmapped slots must map nowhere.
+  /// Moves the id of every slot s to new_slot[s] (compaction); new_size slots afterwards.
   void renumber(const std::vector<Slot>& new_slot, std::size_t new_size) {
-    // Copies, so that a failed allocation leaves the map as it was.
     std::vector<std::string> ids(new_size);
-    std::size_t heap = 0;
+    std::size_t heap = 0, count = 0;
     for (std::size_t s = 0; s < ids_.size() && s < new_slot.size(); ++s) {
       if (!ids_[s].empty()) {
-        ids[new_slot[s]] = ids_[s];
+        ids[new_slot[s]] = std::move(ids_[s]);
         heap += string_heap_bytes(ids[new_slot[s]]);
+        ++count;
       }
     }
+    std::vector<Slot> table(count == 0 ? 0 : std::bit_ceil(std::max<std::size_t>(16, 4 * count)),
+                            kEmpty);
     ids_.swap(ids);
-    try {
-      std::unordered_set<Slot, Hash, Equal> index(new_size, Hash{this}, Equal{this});
-      for (std::size_t s = 0; s < ids_.size(); ++s) {
-        if (!ids_[s].empty()) index.insert(static_cast<Slot>(s));
-      }
-      index_.swap(index);
-    } catch (...) {
-      ids_.swap(ids);
-      throw;
-    }
+    table_.swap(table);
+    size_ = count;
+    erased_ = 0;
     heap_bytes_ = heap;
+    for (std::size_t s = 0; s < ids_.size(); ++s) {
+      if (!ids_[s].empty()) place(static_cast<Slot>(s));
+    }
   }
 
-  /// Bytes memory_bytes() may grow by when the map reaches `slots` slots and `ids` ids (the
-  /// slot table and the hash table grow geometrically), not counting the ids themselves.
+  /// Bytes that holding `ids` ids in `slots` slots would add (for quota projections).
   std::size_t growth_bytes(std::size_t slots, std::size_t ids) const noexcept {
     std::size_t extra = 0;
     if (slots > ids_.capacity()) {
       extra += (std::max(slots, 2 * ids_.capacity()) - ids_.capacity()) * sizeof(std::string);
     }
-    if (static_cast<double>(ids) >
-        static_cast<double>(index_.bucket_count()) * static_cast<double>(index_.max_load_factor())) {
-      extra += (std::max<std::size_t>(ids, 2 * index_.bucket_count()) + 64) * sizeof(void*);
+    if (2 * (ids + erased_) > table_.size()) {
+      extra += std::bit_ceil(std::max<std::size_t>(16, 4 * ids)) * sizeof(Slot);
     }
     return extra;
   }
 
   std::size_t memory_bytes() const noexcept {
-    // Buckets, one node per id (next pointer, slot, cached hash), the slot-indexed strings.
-    return index_.bucket_count() * sizeof(void*) + index_.size() * 4 * sizeof(void*) +
-           ids_.capacity() * sizeof(std::string) + heap_bytes_;
+    return table_.capacity() * sizeof(Slot) + ids_.capacity() * sizeof(std::string) +
+           heap_bytes_;
   }
 
  private:
+  static constexpr Slot kEmpty = 0xFFFFFFFFu;   // never used
+  static constexpr Slot kErased = 0xFFFFFFFEu;  // used, then erased (above kMaxSlots)
+
   static std::size_t string_heap_bytes(const std::string& s) noexcept {
     return s.capacity() > 15 ? s.capacity() + 1 : 0;
   }
-  struct Hash {
-    using is_transparent = void;
-    const IdMap* map;
-    std::size_t operator()(Slot s) const { return (*this)(std::string_view(map->ids_[s])); }
-    std::size_t operator()(std::string_view id) const {
-      return static_cast<std::size_t>(XXH3_64bits(id.data(), id.size()));
+  std::size_t mask() const noexcept { return table_.size() - 1; }
+  std::size_t home(std::string_view id) const noexcept {
+    return static_cast<std::size_t>(XXH3_64bits(id.data(), id.size())) & mask();
+  }
+  void place(Slot slot) {
+    std::size_t i = home(ids_[slot]);
+    while (table_[i] != kEmpty) i = (i + 1) & mask();
+    table_[i] = slot;
+  }
+  // A table of `buckets` places holding the live ids (erased places are dropped).
+  void rehash(std::size_t buckets) {
+    std::vector<Slot> table(buckets, kEmpty);  // may throw: nothing changed yet
+    for (const Slot s : table_) {
+      if (s == kEmpty || s == kErased) continue;
+      std::size_t i = static_cast<std::size_t>(XXH3_64bits(ids_[s].data(), ids_[s].size())) &
+                      (buckets - 1);
+      while (table[i] != kEmpty) i = (i + 1) & (buckets - 1);
+      table[i] = s;
     }
-  };
-  struct Equal {
-    using is_transparent = void;
-    const IdMap* map;
-    std::string_view view(Slot s) const { return map->ids_[s]; }
-    static std::string_view view(std::string_view v) { return v; }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      return view(a) == view(b);
-    }
-  };
+    table_.swap(table);
+    erased_ = 0;
+  }
 
   std::vector<std::string> ids_;  // by slot; empty = free (ids are never empty)
-  std::unordered_set<Slot, Hash, Equal> index_;
+  std::vector<Slot> table_;       // open addressing; size 0 or a power of two
+  std::size_t size_ = 0, erased_ = 0;
   std::size_t heap_bytes_ = 0;
 };
 

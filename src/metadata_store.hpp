@@ -16,15 +16,22 @@ std::size_t json_heap_bytes(const Metadata& value) noexcept;
 
 class MetadataStore {
  public:
-  const Metadata& get(Slot slot) const { return values_[slot]; }
+  /// The metadata of a live slot (an empty object when it has none).
+  const Metadata& get(Slot slot) const {
+    const Metadata& v = values_[slot];
+    return v.is_null() ? empty_object() : v;
+  }
 
-  /// Stores `value` at slot (growing the table), returning the previous value.
+  /// Stores `value` at slot (growing the table), returning the previous value. An empty object
+  /// is kept as null, which allocates nothing: an empty nlohmann object is a heap-allocated
+  /// std::map, about 64 bytes for every record without metadata.
   Metadata set(Slot slot, Metadata value) {
     if (slot >= values_.size()) values_.resize(std::size_t{slot} + 1);
+    if (value.is_object() && value.empty()) value = Metadata();
     bytes_ += json_heap_bytes(value);
     bytes_ -= json_heap_bytes(values_[slot]);
     std::swap(values_[slot], value);
-    return value;
+    return value.is_null() ? Metadata::object() : value;
   }
 
   /// Frees the slot's value.
@@ -54,7 +61,12 @@ class MetadataStore {
   }
 
  private:
-  std::vector<Metadata> values_;  // by slot; null for free slots
+  static const Metadata& empty_object() {
+    static const Metadata empty = Metadata::object();
+    return empty;
+  }
+
+  std::vector<Metadata> values_;  // by slot; null for free slots and for empty metadata
   std::size_t bytes_ = 0;
 };
 
