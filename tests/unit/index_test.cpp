@@ -339,5 +339,41 @@ TEST(Churn, MemoryStaysWithinOneAndAHalfTimesOneRound) {
   EXPECT_EQ(ns.stats().deleted, round);
 }
 
+// The id table under churn: ids of many lengths inserted, removed and re-inserted in random
+// order (tombstoned places in the table, rehashes, slot reuse), checked against a std::map.
+TEST(IdTable, ChurnAgreesWithAModel) {
+  VectorStore store = VectorStore::in_memory();
+  Namespace ns = make_namespace(store, "ids", 2, Metric::kL2, IndexKind::kFlat);
+  std::map<std::string, float> model;
+  std::mt19937_64 rng(7);
+  auto id_of = [](std::uint64_t k) {
+    // Short ids (inline strings) and long ones (heap strings) alike.
+    return k % 3 == 0 ? "long-identifier-of-record-" + std::to_string(k) : std::to_string(k);
+  };
+  for (int step = 1; step <= 20000; ++step) {
+    const std::string id = id_of(rng() % 3000);
+    if (rng() % 3 == 0) {
+      const bool removed = ns.remove(id).value();
+      EXPECT_EQ(removed, model.erase(id) == 1) << id;
+    } else {
+      const float x = static_cast<float>(step);
+      const float v[2] = {x, 1.0f};
+      ASSERT_TRUE(ns.upsert(id, v).ok()) << id;
+      model[id] = x;
+    }
+    if (step % 2000 == 0) {
+      ASSERT_EQ(ns.size(), model.size());
+      for (std::uint64_t k = 0; k < 3000; ++k) {
+        const std::string probe = id_of(k);
+        const auto it = model.find(probe);
+        ASSERT_EQ(ns.contains(probe), it != model.end()) << probe << " at step " << step;
+        if (it != model.end()) {
+          EXPECT_EQ(ns.get(probe).value().vector[0], it->second) << probe;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hnswstore
