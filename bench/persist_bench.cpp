@@ -2,13 +2,17 @@
 // <ns>.graph.bin, measured side by side in one run.
 //
 //   persist_bench [--n 100000] [--dim 384] [--threads 0] [--repeat 3] [--dir /tmp/x]
+//                 [--levels 0,3] [--no-rebuild] [--reuse]
 //
-// For zstd levels 0 and 3 it builds one cosine namespace of embedding-like vectors (the same
-// data for both), saves it, and then times, median of --repeat runs each:
+// It builds one cosine namespace of embedding-like vectors and, for each zstd level of --levels
+// (0 and 3 by default), saves it with that level and then times, median of --repeat runs each:
 //   - read:    reading the saved files' bytes (page cache warm), the floor for any load;
 //   - graph:   VectorStore::open + first search, graph reloaded from graph.bin;
 //   - rebuild: the same with save_graph off (no graph.bin), so the graph is rebuilt in parallel.
-// Prints a Markdown table (docs/performance.md keeps the figures).
+// Prints a Markdown table (docs/performance.md keeps the figures). --no-rebuild and --reuse are
+// for iterating on the load path: the first skips the slow rebuild variant, the second keeps
+// --dir and its built namespace for the next run with the same --n and --dim, which skips the
+// build.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -87,14 +91,42 @@ double open_and_search(const fs::path& dir, const std::vector<float>& query, boo
   return s;
 }
 
+constexpr const char* kUsage =
+    "usage: persist_bench [--n 100000] [--dim 384] [--threads 0] [--repeat 3] [--dir DIR]\n"
+    "                     [--levels 0,3] [--no-rebuild] [--reuse]\n"
+    "  --levels      zstd levels to measure, comma-separated\n"
+    "  --no-rebuild  skip the variant without graph.bin (its rebuild takes about as long as\n"
+    "                the initial build, per level and repeat)\n"
+    "  --reuse       keep DIR afterwards, and reuse the namespace an earlier run with --reuse\n"
+    "                built there if it has the same --n and --dim (skips the build)\n";
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::size_t n = 100000, dim = 384, threads = 0, repeat = 3;
   fs::path dir = fs::temp_directory_path() / "hnswstore-persist-bench";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  std::vector<int> levels = {0, 3};
+  bool rebuild = true;
+  bool reuse = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    const std::string v = argv[i + 1];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--no-rebuild") {
+      rebuild = false;
+      continue;
+    }
+    if (a == "--reuse") {
+      reuse = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+    const std::string v = argv[++i];
     if (a == "--n")
       n = std::stoul(v);
     else if (a == "--dim")
@@ -105,8 +137,15 @@ int main(int argc, char** argv) {
       repeat = std::max<std::size_t>(1, std::stoul(v));
     else if (a == "--dir")
       dir = v;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+    else if (a == "--levels") {
+      levels.clear();
+      for (std::size_t pos = 0; pos < v.size();) {
+        std::size_t used = 0;
+        levels.push_back(std::stoi(v.substr(pos), &used));
+        pos += used + 1;  // the comma
+      }
+    } else {
+      std::fprintf(stderr, "unknown option %s\n%s", a.c_str(), kUsage);
       return 2;
     }
   }
@@ -130,13 +169,20 @@ int main(int argc, char** argv) {
       "\n| zstd | vectors.bin MB | graph.bin MB | save s | save MB/s | read files s | "
       "open with graph s | open rebuilding s | rebuild / graph | graph / read |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
-  fs::remove_all(dir);
-  fs::create_directories(dir);
   // One build; every other variant is the same namespace re-saved with other store options
   // (opening a saved store reloads its graph, so no variant rebuilds it).
   const fs::path built = dir / "built";
   double build_s = 0;
-  {
+  bool have_build = false;
+  if (reuse && fs::exists(built / "bench.config.json")) {
+    // Reused only if it is the namespace this run would build (stats() reads the config alone).
+    auto store = VectorStore::open(built, {}).value();
+    const auto st = store.open_namespace("bench").value().stats();
+    have_build = st.count == n && st.dimension == dim;
+  }
+  if (!have_build) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
     hnswstore::StoreOptions o;
     o.threads = threads;
     auto store = VectorStore::open(built, o).value();
@@ -165,28 +211,37 @@ int main(int argc, char** argv) {
     }
     return median(times);
   };
-  for (const int level : {0, 3}) {
+  for (const int level : levels) {
     const fs::path d = dir / ("zstd" + std::to_string(level));
     const fs::path d_nograph = dir / ("zstd" + std::to_string(level) + "-nograph");
     const double sv = variant(d, level, true);
-    (void)variant(d_nograph, level, false);
+    if (rebuild) (void)variant(d_nograph, level, false);
     std::vector<double> read_s, graph_s, rebuild_s;
     for (std::size_t r = 0; r < repeat; ++r) {
       read_s.push_back(read_all(d));
       graph_s.push_back(open_and_search(d, query, true));
-      rebuild_s.push_back(open_and_search(d_nograph, query, false));
+      if (rebuild) rebuild_s.push_back(open_and_search(d_nograph, query, false));
     }
     const double vb = static_cast<double>(dir_bytes(d, ".vectors.bin")) / 1e6;
     const double gb = static_cast<double>(dir_bytes(d, ".graph.bin")) / 1e6;
     const double rd = median(read_s);
     const double gr = median(graph_s);
-    const double rb = median(rebuild_s);
-    std::printf("| %d | %.1f | %.1f | %.3f | %.0f | %.3f | %.3f | %.2f | %.1fx | %.1fx |\n", level,
-                vb, gb, sv, (vb + gb) / sv, rd, gr, rb, rb / gr, gr / rd);
+    if (rebuild) {
+      const double rb = median(rebuild_s);
+      std::printf("| %d | %.1f | %.1f | %.3f | %.0f | %.3f | %.3f | %.2f | %.1fx | %.1fx |\n",
+                  level, vb, gb, sv, (vb + gb) / sv, rd, gr, rb, rb / gr, gr / rd);
+    } else {
+      std::printf("| %d | %.1f | %.1f | %.3f | %.0f | %.3f | %.3f | - | - | %.1fx |\n", level, vb,
+                  gb, sv, (vb + gb) / sv, rd, gr, gr / rd);
+    }
     std::fflush(stdout);
   }
-  std::printf("\nraw vectors %.1f MB; initial build (upsert, %zu threads) %.2f s\n", raw_mb, hw,
-              build_s);
-  fs::remove_all(dir);
+  if (have_build) {
+    std::printf("\nraw vectors %.1f MB; initial build reused from %s\n", raw_mb, built.c_str());
+  } else {
+    std::printf("\nraw vectors %.1f MB; initial build (upsert, %zu threads) %.2f s\n", raw_mb, hw,
+                build_s);
+  }
+  if (!reuse) fs::remove_all(dir);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <unordered_set>
@@ -85,9 +86,20 @@ std::uint32_t metric_code(Metric m) {
 
 // ── sections ─────────────────────────────────────────────────────────────────────────────────
 
+// A writer keeps a section compressed only if zstd saves at least 1/kMinZstdSaving of its bytes.
+// Every load pays for a compressed section's decompression (about 0.4 GB/s for float vectors,
+// several times slower than reading them), so a frame that saves little costs more than it
+// saves: embedding vectors shrink by 7-10 % and are stored raw; ids, metadata and links shrink
+// by a third or more and stay compressed. Readers accept either codec in every section.
+constexpr std::size_t kMinZstdSaving = 8;
+
+// Section checksums are computed in chunks of this many bytes (a multiple of 4, so that float
+// payloads split between values), letting a caller check each chunk while it is in cache.
+constexpr std::size_t kHashChunk = std::size_t{1} << 16;
+
 // Appends one section: a 32-byte header (tag, codec, stored size, raw size, checksum of the
 // header's first 24 bytes followed by the payload) and the payload, zstd-compressed when that is
-// asked for and makes it smaller.
+// asked for and saves enough (kMinZstdSaving).
 void append_section(std::string& out, const char (&tag)[5], std::string_view raw, int level) {
   std::string packed;
   std::uint32_t codec = kCodecRaw;
@@ -95,7 +107,7 @@ void append_section(std::string& out, const char (&tag)[5], std::string_view raw
     packed.resize(ZSTD_compressBound(raw.size()));
     const std::size_t n =
         ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), level);
-    if (ZSTD_isError(n) == 0 && n < raw.size()) {
+    if (ZSTD_isError(n) == 0 && n < raw.size() && n <= raw.size() - raw.size() / kMinZstdSaving) {
       packed.resize(n);
       codec = kCodecZstd;
     }
@@ -118,6 +130,147 @@ void append_section(std::string& out, const char (&tag)[5], std::string_view raw
   out += payload;
 }
 
+// Memory for decompressed payloads, allocated without zeroing: the decoder writes every byte that
+// is kept, and zeroing a fresh buffer of 150 MB first costs about as much as checking raw vectors.
+class ByteBuffer {
+ public:
+  char* data() noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+  // Reallocates to `size` bytes, keeping the first `keep`.
+  void grow(std::size_t size, std::size_t keep) {
+    std::unique_ptr<char[]> bigger(new char[size]);
+    if (keep != 0) std::memcpy(bigger.get(), data_.get(), keep);
+    data_ = std::move(bigger);
+    size_ = size;
+  }
+  // Only the first `size` bytes count from now on (no reallocation).
+  void truncate(std::size_t size) noexcept { size_ = std::min(size_, size); }
+  std::unique_ptr<char[]> release() noexcept {
+    size_ = 0;
+    return std::move(data_);
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+};
+
+// A section as its header describes it, found by SectionReader::locate, which has checked only
+// that the header and the payload it announces lie inside the file (steps 1 to 3 of docs/format.md
+// "Reading a section"). Nothing here is trusted before check_section.
+struct Located {
+  std::string where;         // "<file>: section <tag>", for messages
+  std::string_view header;   // the 32 header bytes
+  std::string_view payload;  // the `stored` bytes that follow
+  std::uint32_t codec = 0;
+  std::uint64_t raw_size = 0;
+  std::uint64_t checksum = 0;
+};
+
+// Calls fn(chunk) for consecutive pieces of `bytes` of kHashChunk bytes (the last may be
+// shorter).
+template <class Fn>
+void for_each_chunk(std::string_view bytes, Fn&& fn) {
+  for (std::size_t at = 0; at < bytes.size(); at += kHashChunk) fn(bytes.substr(at, kHashChunk));
+}
+
+// Decompresses one zstd frame that must decode to exactly raw_size bytes. The buffer grows only
+// as real output arrives, so a forged size cannot make it allocate.
+Status unzstd(std::string_view in, std::uint64_t raw_size, const std::string& where,
+              ByteBuffer& out) {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
+  if (!ctx) throw std::bad_alloc();
+  // The decoder allocates a frame's window before any output arrives. A valid frame needs no
+  // window larger than what it decodes to: raw_size, and at most 2^15 bytes per input byte (an
+  // RLE block regenerates 128 KiB from 4 bytes). So a forged window size is refused instead of
+  // reserving up to 128 MiB.
+  const std::uint64_t most = std::min<std::uint64_t>(raw_size, std::uint64_t{in.size()} << 15);
+  int window_log = 10;  // zstd's smallest window
+  while (window_log < 27 && (std::uint64_t{1} << window_log) < most) ++window_log;
+  (void)ZSTD_DCtx_setParameter(ctx.get(), ZSTD_d_windowLogMax, window_log);
+  // Room to notice a frame that decodes to more (raw_size + 1 would wrap to 0 for 2^64 - 1).
+  const std::uint64_t limit = raw_size == UINT64_MAX ? raw_size : raw_size + 1;
+  out.grow(static_cast<std::size_t>(std::min<std::uint64_t>(limit, in.size() * 4 + 65536)), 0);
+  ZSTD_inBuffer ib{in.data(), in.size(), 0};
+  std::size_t produced = 0;
+  for (;;) {
+    ZSTD_outBuffer ob{out.data(), out.size(), produced};
+    const std::size_t r = ZSTD_decompressStream(ctx.get(), &ob, &ib);
+    if (ZSTD_isError(r) != 0) return Status::Corruption(where + ": zstd: " + ZSTD_getErrorName(r));
+    produced = ob.pos;
+    if (produced > raw_size) {
+      return Status::Corruption(where + ": decompresses to more than its " +
+                                std::to_string(raw_size) + " bytes");
+    }
+    if (r == 0) {
+      if (ib.pos != ib.size) {
+        return Status::Corruption(where + ": bytes after the end of its zstd frame");
+      }
+      break;
+    }
+    if (ob.pos == ob.size) {
+      out.grow(static_cast<std::size_t>(std::min<std::uint64_t>(limit, out.size() * 2)), produced);
+    } else if (ib.pos == ib.size) {
+      return Status::Corruption(where + ": truncated zstd frame");
+    }
+  }
+  if (produced != raw_size) {
+    return Status::Corruption(where + ": decompresses to " + std::to_string(produced) +
+                              " bytes, expected " + std::to_string(raw_size));
+  }
+  out.truncate(produced);
+  return Status::Ok();
+}
+
+// Steps 4 to 6 of "Reading a section" for a located section: checksum, decoded size
+// (`exact_raw`, if given, is the only valid one; any other is checked against `max_raw` before
+// anything is allocated), codec. `raw` then views the decoded payload: into the file for a raw
+// section, into `buffer` for a compressed one. If the header says the section is raw,
+// each_chunk(chunk) sees its payload chunk by chunk as it is hashed, before the checksum is known:
+// what it finds must not be used unless this returns Ok.
+template <class ChunkFn>
+Status check_section(const Located& s, std::optional<std::uint64_t> exact_raw,
+                     std::uint64_t max_raw, ByteBuffer& buffer, std::string_view& raw,
+                     ChunkFn&& each_chunk) {
+  XXH3_state_t* state = XXH3_createState();
+  if (state == nullptr) throw std::bad_alloc();
+  XXH3_64bits_reset(state);
+  XXH3_64bits_update(state, s.header.data(), 24);
+  const bool raw_payload = s.codec == kCodecRaw;
+  for_each_chunk(s.payload, [&](std::string_view chunk) {
+    XXH3_64bits_update(state, chunk.data(), chunk.size());
+    if (raw_payload) each_chunk(chunk);
+  });
+  const std::uint64_t actual = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  if (actual != s.checksum) return Status::Corruption(s.where + ": checksum mismatch");
+  if (exact_raw && s.raw_size != *exact_raw) {
+    return Status::Corruption(s.where + ": " + std::to_string(s.raw_size) + " bytes, expected " +
+                              std::to_string(*exact_raw));
+  }
+  if (s.raw_size > max_raw) {
+    return Status::Corruption(s.where + ": " + std::to_string(s.raw_size) +
+                              " bytes is more than its records can hold");
+  }
+  if (s.codec == kCodecRaw) {
+    if (s.payload.size() != s.raw_size) {
+      return Status::Corruption(s.where + ": an uncompressed section's sizes differ");
+    }
+    raw = s.payload;
+  } else if (s.codec == kCodecZstd) {
+    if (Status st = unzstd(s.payload, s.raw_size, s.where, buffer); !st.ok()) return st;
+    raw = std::string_view(buffer.data(), buffer.size());
+  } else {
+    return Status::Corruption(s.where + ": unknown codec " + std::to_string(s.codec));
+  }
+  return Status::Ok();
+}
+
+Status check_section(const Located& s, std::optional<std::uint64_t> exact_raw,
+                     std::uint64_t max_raw, ByteBuffer& buffer, std::string_view& raw) {
+  return check_section(s, exact_raw, max_raw, buffer, raw, [](std::string_view) {});
+}
+
 class SectionReader {
  public:
   SectionReader(std::string_view bytes, std::size_t pos, std::string_view file)
@@ -125,60 +278,38 @@ class SectionReader {
 
   std::size_t pos() const noexcept { return pos_; }
 
-  // Reads the next section, which must carry `tag`. `raw` views the decoded payload (into the
-  // file for raw sections, into `buffer` for compressed ones). `exact_raw`, if given, is the
-  // only valid decoded size; any other is checked against `max_raw` before anything is
-  // allocated.
-  Status next(const char (&tag)[5], std::optional<std::uint64_t> exact_raw, std::uint64_t max_raw,
-              std::string& buffer, std::string_view& raw) {
-    const std::string where = std::string(file_) + ": section " + tag;
+  // Steps 1 to 3 for the next section, which must carry `tag`, and steps over it: the header
+  // and the payload it announces lie inside the file. Reads nothing of the payload.
+  Status locate(const char (&tag)[5], Located& s) {
+    s.where = std::string(file_) + ": section " + tag;
     if (bytes_.size() - pos_ < kSectionHeaderBytes) {
-      return Status::Corruption(where + ": truncated (the file ends inside its header)");
+      return Status::Corruption(s.where + ": truncated (the file ends inside its header)");
     }
-    const std::string_view header = bytes_.substr(pos_, kSectionHeaderBytes);
-    if (std::memcmp(header.data(), tag, 4) != 0) {
-      return Status::Corruption(where + ": expected here at offset " + std::to_string(pos_) +
+    s.header = bytes_.substr(pos_, kSectionHeaderBytes);
+    if (std::memcmp(s.header.data(), tag, 4) != 0) {
+      return Status::Corruption(s.where + ": expected here at offset " + std::to_string(pos_) +
                                 ", found another tag");
     }
-    const auto codec = get_at<std::uint32_t>(header, 4);
-    const auto stored = get_at<std::uint64_t>(header, 8);
-    const auto raw_size = get_at<std::uint64_t>(header, 16);
-    const auto sum = get_at<std::uint64_t>(header, 24);
+    s.codec = get_at<std::uint32_t>(s.header, 4);
+    const auto stored = get_at<std::uint64_t>(s.header, 8);
+    s.raw_size = get_at<std::uint64_t>(s.header, 16);
+    s.checksum = get_at<std::uint64_t>(s.header, 24);
     if (stored > bytes_.size() - pos_ - kSectionHeaderBytes) {
       return Status::Corruption(
-          where + ": truncated (" + std::to_string(stored) + " payload bytes announced, " +
+          s.where + ": truncated (" + std::to_string(stored) + " payload bytes announced, " +
           std::to_string(bytes_.size() - pos_ - kSectionHeaderBytes) + " left in the file)");
     }
-    const std::string_view payload = bytes_.substr(pos_ + kSectionHeaderBytes, stored);
-    XXH3_state_t* state = XXH3_createState();
-    if (state == nullptr) throw std::bad_alloc();
-    XXH3_64bits_reset(state);
-    XXH3_64bits_update(state, header.data(), 24);
-    XXH3_64bits_update(state, payload.data(), payload.size());
-    const std::uint64_t actual = XXH3_64bits_digest(state);
-    XXH3_freeState(state);
-    if (actual != sum) return Status::Corruption(where + ": checksum mismatch");
-    if (exact_raw && raw_size != *exact_raw) {
-      return Status::Corruption(where + ": " + std::to_string(raw_size) + " bytes, expected " +
-                                std::to_string(*exact_raw));
-    }
-    if (raw_size > max_raw) {
-      return Status::Corruption(where + ": " + std::to_string(raw_size) +
-                                " bytes is more than its records can hold");
-    }
-    if (codec == kCodecRaw) {
-      if (stored != raw_size) {
-        return Status::Corruption(where + ": an uncompressed section's sizes differ");
-      }
-      raw = payload;
-    } else if (codec == kCodecZstd) {
-      if (Status s = unzstd(payload, raw_size, where, buffer); !s.ok()) return s;
-      raw = buffer;
-    } else {
-      return Status::Corruption(where + ": unknown codec " + std::to_string(codec));
-    }
+    s.payload = bytes_.substr(pos_ + kSectionHeaderBytes, stored);
     pos_ += kSectionHeaderBytes + stored;
     return Status::Ok();
+  }
+
+  // Reads the next section, which must carry `tag`: locate, then check_section.
+  Status next(const char (&tag)[5], std::optional<std::uint64_t> exact_raw, std::uint64_t max_raw,
+              ByteBuffer& buffer, std::string_view& raw) {
+    Located s;
+    if (Status st = locate(tag, s); !st.ok()) return st;
+    return check_section(s, exact_raw, max_raw, buffer, raw);
   }
 
   // After the last section a reader knows: newer minor versions may append sections, which are
@@ -194,7 +325,7 @@ class SectionReader {
       }
       char tag[5] = {};
       std::memcpy(tag, bytes_.data() + pos_, 4);
-      std::string buffer;
+      ByteBuffer buffer;
       std::string_view raw;
       const char(&t)[5] = tag;
       if (Status s = next(t, std::nullopt, UINT64_MAX, buffer, raw); !s.ok()) return s;
@@ -203,56 +334,6 @@ class SectionReader {
   }
 
  private:
-  // Decompresses one zstd frame that must decode to exactly raw_size bytes. The buffer grows
-  // only as real output arrives, so a forged size cannot make it allocate.
-  static Status unzstd(std::string_view in, std::uint64_t raw_size, const std::string& where,
-                       std::string& out) {
-    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
-    if (!ctx) throw std::bad_alloc();
-    // The decoder allocates a frame's window before any output arrives. A valid frame needs no
-    // window larger than what it decodes to: raw_size, and at most 2^15 bytes per input byte
-    // (an RLE block regenerates 128 KiB from 4 bytes). So a forged window size is refused
-    // instead of reserving up to 128 MiB.
-    const std::uint64_t most = std::min<std::uint64_t>(raw_size, std::uint64_t{in.size()} << 15);
-    int window_log = 10;  // zstd's smallest window
-    while (window_log < 27 && (std::uint64_t{1} << window_log) < most) ++window_log;
-    (void)ZSTD_DCtx_setParameter(ctx.get(), ZSTD_d_windowLogMax, window_log);
-    // Room to notice a frame that decodes to more (raw_size + 1 would wrap to 0 for 2^64 - 1).
-    const std::uint64_t limit = raw_size == UINT64_MAX ? raw_size : raw_size + 1;
-    out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(limit, in.size() * 4 + 65536)));
-    ZSTD_inBuffer ib{in.data(), in.size(), 0};
-    std::size_t produced = 0;
-    for (;;) {
-      ZSTD_outBuffer ob{out.data(), out.size(), produced};
-      const std::size_t r = ZSTD_decompressStream(ctx.get(), &ob, &ib);
-      if (ZSTD_isError(r) != 0) {
-        return Status::Corruption(where + ": zstd: " + ZSTD_getErrorName(r));
-      }
-      produced = ob.pos;
-      if (produced > raw_size) {
-        return Status::Corruption(where + ": decompresses to more than its " +
-                                  std::to_string(raw_size) + " bytes");
-      }
-      if (r == 0) {
-        if (ib.pos != ib.size) {
-          return Status::Corruption(where + ": bytes after the end of its zstd frame");
-        }
-        break;
-      }
-      if (ob.pos == ob.size) {
-        out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(limit, out.size() * 2)));
-      } else if (ib.pos == ib.size) {
-        return Status::Corruption(where + ": truncated zstd frame");
-      }
-    }
-    if (produced != raw_size) {
-      return Status::Corruption(where + ": decompresses to " + std::to_string(produced) +
-                                " bytes, expected " + std::to_string(raw_size));
-    }
-    out.resize(produced);
-    return Status::Ok();
-  }
-
   std::string_view bytes_;
   std::size_t pos_;
   std::string_view file_;
@@ -286,16 +367,50 @@ Status check_header(std::string_view bytes, std::string_view file, const char (&
   return Status::Ok();
 }
 
+// The deepest nesting of arrays and objects in JSON text, counting brackets outside strings.
+// Up to where a parser stops (at its first syntax error, if any) it sees the same strings, so
+// this is never less than the depth a parser reaches.
+std::size_t bracket_depth(std::string_view text) {
+  std::size_t depth = 0;
+  std::size_t deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 // Metadata parse that refuses deep nesting before the parser builds it.
 Status parse_metadata(std::string_view text, const std::string& where, Metadata& out) {
   try {
-    out = Metadata::parse(
-        text,
-        [](int depth, Metadata::parse_event_t, Metadata&) {
-          if (static_cast<std::size_t>(depth) > kMaxMetadataDepth) throw std::length_error("deep");
-          return true;
-        },
-        true);
+    if (bracket_depth(text) <= kMaxMetadataDepth) {
+      // The callback below could not refuse anything here, and parsing without one takes half
+      // the time (a load parses every record's metadata).
+      out = Metadata::parse(text, nullptr, true);
+    } else {
+      out = Metadata::parse(
+          text,
+          [](int depth, Metadata::parse_event_t, Metadata&) {
+            if (static_cast<std::size_t>(depth) > kMaxMetadataDepth) {
+              throw std::length_error("deep");
+            }
+            return true;
+          },
+          true);
+    }
   } catch (const std::length_error&) {
     return Status::Corruption(where + ": nested deeper than " + std::to_string(kMaxMetadataDepth) +
                               " levels");
@@ -358,9 +473,40 @@ std::string encode_vectors(const VectorsSource& src, int level) {
   return out;
 }
 
+namespace {
+
+// Index of the first value in `bytes` (little-endian f32, a multiple of 4 bytes, any alignment)
+// that is NaN or infinite, or SIZE_MAX. Those have every exponent bit set; the branch-free pass
+// vectorises, and the exact index is looked for only when there is one.
+std::size_t first_non_finite(std::string_view bytes) {
+  const std::size_t n = bytes.size() / sizeof(float);
+  const char* p = bytes.data();
+  std::uint32_t any = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t w;
+    std::memcpy(&w, p + i * sizeof(float), sizeof w);
+    any |= static_cast<std::uint32_t>((w & 0x7f800000u) == 0x7f800000u);
+  }
+  for (std::size_t i = 0; any != 0 && i < n; ++i) {
+    std::uint32_t w;
+    std::memcpy(&w, p + i * sizeof(float), sizeof w);
+    if ((w & 0x7f800000u) == 0x7f800000u) return i;
+  }
+  return SIZE_MAX;
+}
+
+}  // namespace
+
 Status decode_vectors(std::string_view bytes, std::string_view file,
                       const NamespaceOptions& options, std::size_t expected_count,
                       VectorsImage* out, std::size_t threads) {
+  return decode_vectors(bytes, file, options, expected_count, out,
+                        VectorsDecodeOptions{.threads = threads});
+}
+
+Status decode_vectors(std::string_view bytes, std::string_view file,
+                      const NamespaceOptions& options, std::size_t expected_count,
+                      VectorsImage* out, const VectorsDecodeOptions& how) {
   if (Status s = check_header(bytes, file, kVectorsMagic, kVectorsHeaderBytes, "a vectors file");
       !s.ok()) {
     return s;
@@ -392,120 +538,194 @@ Status decode_vectors(std::string_view bytes, std::string_view file,
                               " bytes");
   }
   const std::size_t n = static_cast<std::size_t>(count);
-  SectionReader reader(bytes, kVectorsHeaderBytes, file);
-  std::string buffer;
-  std::string_view raw;
-
-  // IDS_
-  if (Status s = reader.next("IDS_", std::nullopt, count * (4 + kMaxIdBytes), buffer, raw);
-      !s.ok()) {
-    return s;
-  }
   out->dimension = dim;
   out->ids.clear();
-  {
-    // Sized by the section's real bytes (5 or more per id), never by the header's count alone.
-    const std::size_t expect = std::min<std::size_t>(n, raw.size() / 5);
-    out->ids.reserve(expect);
-    std::unordered_set<std::string_view> seen;
-    seen.reserve(expect);
-    std::size_t pos = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (raw.size() - pos < 4) return Status::Corruption(f + ": section IDS_: ends early");
-      const auto len = get_at<std::uint32_t>(raw, pos);
-      pos += 4;
-      if (len == 0 || len > kMaxIdBytes || len > raw.size() - pos) {
-        return Status::Corruption(f + ": section IDS_: record " + std::to_string(i) +
-                                  " has an impossible id length " + std::to_string(len));
-      }
-      const std::string_view id = raw.substr(pos, len);
-      pos += len;
-      if (!seen.insert(id).second) {
-        return Status::Corruption(f + ": section IDS_: id of record " + std::to_string(i) +
-                                  " appears twice");
-      }
-      out->ids.emplace_back(id);
-    }
-    if (pos != raw.size()) {
-      return Status::Corruption(f + ": section IDS_: " + std::to_string(raw.size() - pos) +
-                                " bytes after the last id");
-    }
-  }
-
-  // VECS
-  const std::uint64_t vec_bytes = count * dim * sizeof(float);
-  if (Status s = reader.next("VECS", vec_bytes, vec_bytes, buffer, raw); !s.ok()) return s;
-  out->vectors.resize(n * dim);
-  if (n * dim != 0) std::memcpy(out->vectors.data(), raw.data(), raw.size());
-  {
-    // NaN and infinity have every exponent bit set; a branch-free pass vectorises.
-    const auto* words = reinterpret_cast<const std::uint32_t*>(out->vectors.data());
-    std::uint32_t any = 0;
-    for (std::size_t i = 0; i < n * dim; ++i) {
-      any |= static_cast<std::uint32_t>((words[i] & 0x7f800000u) == 0x7f800000u);
-    }
-    for (std::size_t i = 0; any != 0 && i < n * dim; ++i) {
-      if (!std::isfinite(out->vectors[i])) {
-        return Status::Corruption(f + ": section VECS: record " + std::to_string(i / dim) +
-                                  " holds a value that is not finite");
-      }
-    }
-  }
-
-  // NORM
-  const std::uint64_t norm_bytes = cosine ? count * sizeof(float) : 0;
-  if (Status s = reader.next("NORM", norm_bytes, norm_bytes, buffer, raw); !s.ok()) return s;
-  out->norms.resize(cosine ? n : 0);
-  if (cosine && n != 0) std::memcpy(out->norms.data(), raw.data(), raw.size());
-  for (std::size_t i = 0; i < out->norms.size(); ++i) {
-    if (!std::isfinite(out->norms[i]) || !(out->norms[i] > 0.0f)) {
-      return Status::Corruption(f + ": section NORM: record " + std::to_string(i) +
-                                " has an impossible norm");
-    }
-  }
-
-  // META
-  if (Status s = reader.next("META", std::nullopt, UINT64_MAX, buffer, raw); !s.ok()) return s;
+  out->vectors.clear();
+  out->vector_bytes = {};
+  out->vector_buffer.reset();
+  out->norms.clear();
   out->metadata.clear();
-  out->metadata.resize(n);
-  {
-    // Lengths first (sequential), then the JSON texts, in parallel.
-    std::vector<std::size_t> start(n + 1);
-    std::size_t pos = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (raw.size() - pos < 4) return Status::Corruption(f + ": section META: ends early");
-      const auto len = get_at<std::uint32_t>(raw, pos);
-      pos += 4;
-      if (len > raw.size() - pos) {
-        return Status::Corruption(f + ": section META: record " + std::to_string(i) +
-                                  " has an impossible length " + std::to_string(len));
-      }
-      start[i] = pos;
-      pos += len;
-    }
-    start[n] = pos + 4;
-    if (pos != raw.size()) {
-      return Status::Corruption(f + ": section META: " + std::to_string(raw.size() - pos) +
-                                " bytes after the last record");
-    }
-    std::atomic<std::size_t> first_bad{SIZE_MAX};
-    const std::string_view text = raw;
-    parallel_for(n, threads, 1024, [&](std::size_t i) {
-      const std::string_view one = text.substr(start[i], start[i + 1] - 4 - start[i]);
-      if (!parse_metadata(one, std::string(), out->metadata[i]).ok()) {
-        std::size_t seen = first_bad.load();
-        while (i < seen && !first_bad.compare_exchange_weak(seen, i)) {
-        }
-      }
-    });
-    if (const std::size_t i = first_bad.load(); i != SIZE_MAX) {
-      // Parsed again for the message.
-      Metadata scratch;
-      return parse_metadata(text.substr(start[i], start[i + 1] - 4 - start[i]),
-                            f + ": section META: record " + std::to_string(i), scratch);
-    }
+  out->metadata_texts.clear();
+  out->metadata_buffer.reset();
+
+  // Where the four sections are (steps 1 to 3 of "Reading a section": bounds only). Then every
+  // section is checked and decoded on up to `threads` threads, together with the whole file's
+  // checksum; the first failure in file order is reported, as if the sections had been read one
+  // after the other. A section's payload is used only after its own checksum and sizes passed.
+  SectionReader reader(bytes, kVectorsHeaderBytes, file);
+  Located ids_s, vecs_s, norm_s, meta_s;
+  Located* const order[] = {&ids_s, &vecs_s, &norm_s, &meta_s};
+  static constexpr char kTags[4][5] = {"IDS_", "VECS", "NORM", "META"};
+  std::size_t located = 0;
+  Status locate_status;
+  while (located < 4) {
+    locate_status = reader.locate(kTags[located], *order[located]);
+    if (!locate_status.ok()) break;
+    ++located;
   }
-  return reader.finish(minor);
+
+  Status ids_status, vecs_status, norm_status, meta_status;
+  ByteBuffer ids_buffer, vecs_buffer, norm_buffer, meta_buffer;
+  std::string_view vecs_raw, meta_raw;
+  const std::uint64_t vec_bytes = count * dim * sizeof(float);
+
+  // Each task fills only its own members; the longest come first.
+  const std::function<void()> tasks[] = {
+      [&] {  // VECS
+        if (located < 2) return;
+        // A raw payload is checked for finite values chunk by chunk as it is hashed, while each
+        // chunk is in cache: one pass over 150 MB instead of two. The result counts only if the
+        // checksum matches.
+        std::size_t bad = SIZE_MAX;  // index of the first value that is not finite
+        std::size_t seen = 0;        // bytes scanned so far
+        auto scan = [&](std::string_view chunk) {
+          if (bad == SIZE_MAX) {
+            const std::size_t i = first_non_finite(chunk);
+            if (i != SIZE_MAX) bad = seen / sizeof(float) + i;
+          }
+          seen += chunk.size();
+        };
+        vecs_status = check_section(vecs_s, vec_bytes, vec_bytes, vecs_buffer, vecs_raw, scan);
+        if (!vecs_status.ok()) return;
+        if (vecs_s.codec != kCodecRaw) bad = first_non_finite(vecs_raw);
+        if (bad != SIZE_MAX) {
+          vecs_status =
+              Status::Corruption(f + ": section VECS: record " + std::to_string(bad / dim) +
+                                 " holds a value that is not finite");
+        }
+      },
+      [&] {
+        if (how.hash_file) out->file_checksum = xxh3(bytes);
+      },
+      [&] {  // IDS_
+        if (located < 1) return;
+        std::string_view raw;
+        ids_status = check_section(ids_s, std::nullopt, count * (4 + kMaxIdBytes), ids_buffer, raw);
+        if (!ids_status.ok()) return;
+        // Sized by the section's real bytes (5 or more per id), never by the header's count
+        // alone.
+        const std::size_t expect = std::min<std::size_t>(n, raw.size() / 5);
+        out->ids.reserve(expect);
+        std::unordered_set<std::string_view> unique;
+        unique.reserve(expect);
+        std::size_t pos = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (raw.size() - pos < 4) {
+            ids_status = Status::Corruption(f + ": section IDS_: ends early");
+            return;
+          }
+          const auto len = get_at<std::uint32_t>(raw, pos);
+          pos += 4;
+          if (len == 0 || len > kMaxIdBytes || len > raw.size() - pos) {
+            ids_status = Status::Corruption(f + ": section IDS_: record " + std::to_string(i) +
+                                            " has an impossible id length " + std::to_string(len));
+            return;
+          }
+          const std::string_view id = raw.substr(pos, len);
+          pos += len;
+          if (!unique.insert(id).second) {
+            ids_status = Status::Corruption(f + ": section IDS_: id of record " +
+                                            std::to_string(i) + " appears twice");
+            return;
+          }
+          out->ids.emplace_back(id);
+        }
+        if (pos != raw.size()) {
+          ids_status =
+              Status::Corruption(f + ": section IDS_: " + std::to_string(raw.size() - pos) +
+                                 " bytes after the last id");
+        }
+      },
+      [&] {  // NORM, then META's checksum and record lengths (its texts are parsed below)
+        if (located < 3) return;
+        const std::uint64_t norm_bytes = cosine ? count * sizeof(float) : 0;
+        std::string_view raw;
+        norm_status = check_section(norm_s, norm_bytes, norm_bytes, norm_buffer, raw);
+        if (!norm_status.ok()) return;
+        out->norms.resize(cosine ? n : 0);
+        if (cosine && n != 0) std::memcpy(out->norms.data(), raw.data(), raw.size());
+        for (std::size_t i = 0; i < out->norms.size(); ++i) {
+          if (!std::isfinite(out->norms[i]) || !(out->norms[i] > 0.0f)) {
+            norm_status = Status::Corruption(f + ": section NORM: record " + std::to_string(i) +
+                                             " has an impossible norm");
+            return;
+          }
+        }
+        if (located < 4) return;
+        meta_status = check_section(meta_s, std::nullopt, UINT64_MAX, meta_buffer, meta_raw);
+        if (!meta_status.ok()) return;
+        // Every record has its 4 length bytes, so the table is sized by real bytes.
+        std::vector<std::string_view>& texts = out->metadata_texts;
+        texts.reserve(std::min<std::size_t>(n, meta_raw.size() / 4));
+        std::size_t pos = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (meta_raw.size() - pos < 4) {
+            meta_status = Status::Corruption(f + ": section META: ends early");
+            return;
+          }
+          const auto len = get_at<std::uint32_t>(meta_raw, pos);
+          pos += 4;
+          if (len > meta_raw.size() - pos) {
+            meta_status = Status::Corruption(f + ": section META: record " + std::to_string(i) +
+                                             " has an impossible length " + std::to_string(len));
+            return;
+          }
+          texts.push_back(meta_raw.substr(pos, len));
+          pos += len;
+        }
+        if (pos != meta_raw.size()) {
+          meta_status =
+              Status::Corruption(f + ": section META: " + std::to_string(meta_raw.size() - pos) +
+                                 " bytes after the last record");
+        }
+      },
+  };
+  parallel_for(std::size(tasks), how.threads, 1, [&](std::size_t i) { tasks[i](); });
+  const Status* const results[] = {&ids_status, &vecs_status, &norm_status, &meta_status};
+  for (std::size_t i = 0; i < located; ++i) {
+    if (!results[i]->ok()) return *results[i];
+  }
+  if (located < 4) return locate_status;
+
+  if (how.copy_vectors) {
+    out->vectors.resize(n * dim);
+    if (!vecs_raw.empty()) std::memcpy(out->vectors.data(), vecs_raw.data(), vecs_raw.size());
+  } else {
+    out->vector_bytes = vecs_raw;
+    if (vecs_s.codec == kCodecZstd) out->vector_buffer = vecs_buffer.release();
+  }
+  if (meta_s.codec == kCodecZstd) out->metadata_buffer = meta_buffer.release();
+  const Status tail = reader.finish(minor);
+  // A damaged text comes before the end of the file in the order of checks, so the texts are
+  // parsed here, whatever the caller asked, when the end is wrong too.
+  if (how.parse_metadata || !tail.ok()) {
+    if (Status s = parse_metadata_texts(out, file, how.threads); !s.ok()) return s;
+  }
+  return tail;
+}
+
+Status parse_metadata_texts(VectorsImage* image, std::string_view file, std::size_t threads) {
+  const std::vector<std::string_view>& texts = image->metadata_texts;
+  const std::size_t n = texts.size();
+  image->metadata.clear();
+  image->metadata.resize(n);
+  std::atomic<std::size_t> first_bad{SIZE_MAX};
+  parallel_for(n, threads, 1024, [&](std::size_t i) {
+    if (!parse_metadata(texts[i], std::string(), image->metadata[i]).ok()) {
+      std::size_t seen = first_bad.load();
+      while (i < seen && !first_bad.compare_exchange_weak(seen, i)) {
+      }
+    }
+  });
+  if (const std::size_t i = first_bad.load(); i != SIZE_MAX) {
+    // Parsed again for the message.
+    Metadata scratch;
+    return parse_metadata(
+        texts[i], std::string(file) + ": section META: record " + std::to_string(i), scratch);
+  }
+  std::vector<std::string_view>().swap(image->metadata_texts);
+  image->metadata_buffer.reset();
+  return Status::Ok();
 }
 
 // ── graph.bin ────────────────────────────────────────────────────────────────────────────────
@@ -559,7 +779,7 @@ Status decode_graph(std::string_view bytes, std::string_view file, std::uint64_t
   }
   const std::uint16_t minor = get_at<std::uint16_t>(bytes, 10);
   SectionReader reader(bytes, kGraphHeaderBytes, file);
-  std::string level_buffer;
+  ByteBuffer level_buffer;
   std::string_view raw;
   if (Status s = reader.next("LEVL", count, count, level_buffer, raw); !s.ok()) return s;
   g->levels.assign(raw.begin(), raw.end());
@@ -575,7 +795,7 @@ Status decode_graph(std::string_view bytes, std::string_view file, std::uint64_t
   if (count != 0 && g->levels[g->entry_point] != g->max_level) {
     return Status::Corruption(f + ": header: the entry point is not on the top level");
   }
-  std::string link_buffer;
+  ByteBuffer link_buffer;
   if (Status s = reader.next("LINK", std::nullopt, max_words * 4, link_buffer, raw); !s.ok()) {
     return s;
   }

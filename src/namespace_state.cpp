@@ -3,9 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
 #include <new>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "hnswstore/version.hpp"
 #include "parallel.hpp"
@@ -510,7 +517,7 @@ Result<std::vector<Hit>> NamespaceState::search(std::span<const float> query,
   if (Status s = check_vector(query, options_, "query"); !s.ok()) return s;
   if (Status s = ensure_loaded(); !s.ok()) return s;
   try {
-    std::vector<Neighbor> found;
+    thread_local std::vector<Neighbor> found;  // no allocation per query
     std::vector<Hit> hits;
     std::shared_lock<RwLock> lock(mutex_);
     if (dropped()) return not_found();
@@ -729,6 +736,78 @@ Status NamespaceState::load_locked() {
   }
 }
 
+namespace {
+
+// A job for a second thread while the caller goes on with other work. join() waits for it and
+// rethrows what it threw. Without a second thread (one thread configured, or none could be
+// started) the job runs inside join() instead, which is the sequential order. The destructor
+// waits, so that the job never outlives what it references; a job never joined and never
+// started does not run.
+class SideJob {
+ public:
+  SideJob(std::function<void()> job, bool own_thread) : job_(std::move(job)) {
+    if (!own_thread) return;
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (const std::system_error&) {
+      // Runs in join().
+    }
+  }
+  SideJob(const SideJob&) = delete;
+  SideJob& operator=(const SideJob&) = delete;
+  ~SideJob() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Whether the job has a thread of its own (until join()).
+  bool threaded() const noexcept { return thread_.joinable(); }
+
+  void join() {
+    if (thread_.joinable()) {
+      thread_.join();
+    } else if (!ran_) {
+      run();
+    }
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  void run() {
+    ran_ = true;
+    try {
+      job_();
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  std::function<void()> job_;
+  std::thread thread_;
+  bool ran_ = false;
+  std::exception_ptr error_;
+};
+
+// The decoded vectors as floats an index can read. A raw VECS payload starts wherever the ids
+// before it end, so it is often not aligned for float; it is then moved down inside the file's
+// bytes to the aligned address below it. That overwrites at most 3 bytes of the VECS header's
+// checksum, which has been checked, and nothing that is read later, and costs one pass over the
+// vectors instead of a second buffer of their size (whose first-touch page faults cost more than
+// the copy). A decompressed payload is in its own, aligned, buffer.
+const float* aligned_vectors(std::string& bytes, VectorsImage& image) {
+  const std::string_view v = image.vector_bytes;
+  if (v.empty()) return nullptr;
+  const std::size_t misaligned = reinterpret_cast<std::uintptr_t>(v.data()) % alignof(float);
+  if (misaligned == 0) return reinterpret_cast<const float*>(v.data());
+  // Only a view into `bytes` can be misaligned: new char[] aligns for any fundamental type.
+  const std::size_t offset = static_cast<std::size_t>(v.data() - bytes.data());
+  char* to = bytes.data() + offset - misaligned;
+  std::memmove(to, v.data(), v.size());
+  image.vector_bytes = {};  // it moved
+  return reinterpret_cast<const float*>(to);
+}
+
+}  // namespace
+
 Status NamespaceState::load_from(const NamespaceConfig& config) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
@@ -742,28 +821,84 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
   const std::filesystem::path& dir = context_->dir;
   const NamespaceOptions& o = config.options;
   const std::size_t dim = o.dimension;
+  // read_config checked count <= kMaxSlots; decode_vectors checks the file against it.
+  const auto n = static_cast<std::size_t>(config.count);
+  const bool hnsw = o.index == IndexKind::kHnsw && n > 0;
   try {
+    // An HNSW namespace's graph file is read and checked on a second thread while this one reads
+    // and decodes the vectors file. The graph file is only a cache: a failure there becomes
+    // `graph_problem` (a rebuild), never the load's error, and it is logged only once the
+    // vectors file has passed every check.
+    GraphImage graph;
+    std::string graph_problem;
+    SideJob graph_job(
+        [&] {
+          if (!hnsw) return;
+          if (!config.graph) {
+            graph_problem = "no graph file was saved";
+            return;
+          }
+          std::string bytes;
+          Status s = read_referenced_file(env, dir, *config.graph, &bytes);
+          if (s.ok() && xxh3(bytes) != config.graph->checksum) {
+            s = Status::Corruption(config.graph->name + ": checksum mismatch");
+          }
+          if (s.ok()) {
+            s = decode_graph(bytes, config.graph->name, config.vectors.checksum, n, o.hnsw.m,
+                             &graph);
+          }
+          if (!s.ok()) graph_problem = s.message();
+        },
+        hnsw && context_->threads > 1);
+
     VectorsImage image;
-    {
-      std::string bytes;
-      if (Status s = read_referenced_file(env, dir, config.vectors, &bytes); !s.ok()) return s;
-      phases += "read " + since(start) + " ms";
-      const auto decode_start = Clock::now();
-      if (Status s =
-              decode_vectors(bytes, config.vectors.name, o, static_cast<std::size_t>(config.count),
-                             &image, context_->threads);
-          !s.ok()) {
-        return s;
-      }
-      if (xxh3(bytes) != config.vectors.checksum) {
-        return Status::Corruption(config.vectors.name +
-                                  ": the file's checksum differs from the one in " +
-                                  config_file_name(name_));
-      }
-      phases += ", decode " + since(decode_start) + " ms";
+    std::string bytes;
+    if (Status s = read_referenced_file(env, dir, config.vectors, &bytes); !s.ok()) return s;
+    phases += "read " + since(start) + " ms";
+    const auto decode_start = Clock::now();
+    if (Status s = decode_vectors(bytes, config.vectors.name, o, n, &image,
+                                  {.threads = context_->threads,
+                                   .copy_vectors = false,
+                                   .hash_file = true,
+                                   .parse_metadata = false});
+        !s.ok()) {
+      return s;
     }
+    phases += ", decode " + since(decode_start) + " ms";
+    // docs/format.md orders the checks: the metadata texts, then the whole file's checksum, then
+    // (a read-only store's concern) the options. The vectors are used only if the checksum
+    // matches, but a mismatch is reported after the texts.
+    const bool file_matches = image.file_checksum == config.vectors.checksum;
+    graph_job.join();
+    // Sized by the records only now that the vectors file has proven them: a config or a graph
+    // file alone cannot make the load reserve memory for them.
+    auto index = make_index(o);
+    const bool reload = hnsw && graph_problem.empty() && file_matches;
+    const std::size_t threads = context_->threads;
     const auto graph_start = Clock::now();
-    const std::size_t n = image.count();
+    // Reloading the graph, hnswlib's memory is filled on a second thread (the longest step: one
+    // pass of first-touch page faults and copies) while this one parses the metadata and
+    // installs the ids and metadata.
+    std::string import_ms;
+    SideJob import_job(
+        [&] {
+          if (!reload) return;
+          const auto import_start = Clock::now();
+          index->import_graph(aligned_vectors(bytes, image), n, graph);
+          import_ms = since(import_start);
+        },
+        reload && threads > 1);
+    if (Status s = parse_metadata_texts(&image, config.vectors.name,
+                                        import_job.threaded() ? threads - 1 : threads);
+        !s.ok()) {
+      return s;  // import_job's destructor waits for it
+    }
+    phases += ", metadata parsed " + since(graph_start) + " ms";
+    if (!file_matches) {
+      return Status::Corruption(config.vectors.name +
+                                ": the file's checksum differs from the one in " +
+                                config_file_name(name_));
+    }
     const NamespaceOptions& mine = options_;
     if (o.dimension != mine.dimension || o.metric != mine.metric || o.index != mine.index ||
         o.hnsw.m != mine.hnsw.m || o.hnsw.ef_construction != mine.hnsw.ef_construction ||
@@ -773,65 +908,62 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
                                   "' was dropped and created again with other options by "
                                   "another process; open the store again");
     }
-    auto index = make_index(o);
-    if (o.index == IndexKind::kHnsw && n > 0) {
-      std::string why;
-      if (!config.graph) {
-        why = "no graph file was saved";
-      } else {
-        std::string bytes;
-        Status s = read_referenced_file(env, dir, *config.graph, &bytes);
-        if (s.ok() && xxh3(bytes) != config.graph->checksum) {
-          s = Status::Corruption(config.graph->name + ": checksum mismatch");
-        }
-        GraphImage graph;
-        if (s.ok()) {
-          s = decode_graph(bytes, config.graph->name, config.vectors.checksum, n, o.hnsw.m, &graph);
-        }
-        if (s.ok()) {
-          index->import_graph(image.vectors.data(), n, graph);
-          graph_loaded = true;
-        } else {
-          why = s.message();
-        }
-      }
-      if (!graph_loaded) {
-        context_->log(
-            LogLevel::kWarning,
-            "namespace '" + name_ + "': rebuilding the HNSW graph from the vectors (" + why + ")");
-      }
-    }
-    if (!graph_loaded && n > 0) {
-      index->reserve(n);
-      std::vector<VectorWrite> writes(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        writes[i] = {static_cast<Slot>(i), image.vectors.data() + i * dim};
-      }
-      const std::size_t chunk =
-          o.index == IndexKind::kFlat ? n : std::max<std::size_t>(4096, n / 64);
-      for (std::size_t begin = 0; begin < n; begin += chunk) {
-        const std::size_t end = std::min(n, begin + chunk);
-        index->write(std::span<const VectorWrite>(writes).subspan(begin, end - begin),
-                     context_->threads);
-        context_->progress("load", end, n);
-      }
+    if (reload) {
+      graph_loaded = true;
+      // Without a second thread the import runs here, before the lock below is taken.
+      if (!import_job.threaded()) import_job.join();
     } else {
-      context_->progress("load", n, n);
+      if (hnsw) {
+        context_->log(LogLevel::kWarning, "namespace '" + name_ +
+                                              "': rebuilding the HNSW graph from the vectors (" +
+                                              graph_problem + ")");
+      }
+      if (n > 0) {
+        const float* vectors = aligned_vectors(bytes, image);
+        index->reserve(n);
+        std::vector<VectorWrite> writes(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          writes[i] = {static_cast<Slot>(i), vectors + i * dim};
+        }
+        const std::size_t chunk =
+            o.index == IndexKind::kFlat ? n : std::max<std::size_t>(4096, n / 64);
+        for (std::size_t begin = 0; begin < n; begin += chunk) {
+          const std::size_t end = std::min(n, begin + chunk);
+          index->write(std::span<const VectorWrite>(writes).subspan(begin, end - begin), threads);
+          context_->progress("load", end, n);
+        }
+        phases += ", graph built " + since(graph_start) + " ms";
+      }
     }
 
-    phases += std::string(graph_loaded ? ", graph reloaded " : ", graph built ") +
-              since(graph_start) + " ms";
+    // The ids and the metadata go into their tables under the exclusive lock: on two threads
+    // when no import holds the second one. A graph import still running keeps the lock held a
+    // little longer, which delays only stats() and dirty(): every call that needs the records
+    // waits for the load anyway.
     const auto install_start = Clock::now();
     std::unique_lock<RwLock> exclusive(mutex_);
     try {
+      SideJob ids_job(
+          [&] {
+            for (std::size_t i = 0; i < n; ++i) ids_.insert(image.ids[i], static_cast<Slot>(i));
+          },
+          threads > 1 && n > 0 && !import_job.threaded());
       for (std::size_t i = 0; i < n; ++i) {
-        ids_.insert(image.ids[i], static_cast<Slot>(i));
         metadata_.set(static_cast<Slot>(i), std::move(image.metadata[i]));
       }
+      ids_job.join();
+      phases += ", ids and metadata " + since(install_start) + " ms";
+      import_job.join();
     } catch (...) {
       ids_.renumber({}, 0);
       metadata_ = MetadataStore();
       throw;
+    }
+    if (graph_loaded) {
+      phases += ", graph reloaded " + import_ms + " ms (alongside)";
+      context_->progress("load", n, n);
+    } else if (n == 0) {
+      context_->progress("load", 0, 0);
     }
     norms_ = std::move(image.norms);
     index_ = std::move(index);
@@ -848,7 +980,6 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
     disk_ = config;
     dirty_ = false;
     loaded_.store(true, std::memory_order_release);
-    phases += ", ids and metadata " + since(install_start) + " ms";
   } catch (const std::exception& e) {
     return from_exception(e);
   }

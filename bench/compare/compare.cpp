@@ -4,7 +4,10 @@
 //
 //   compare [--datasets a,b] [--engines a,b] [--ef 10,16,...] [--n N] [--queries Q]
 //           [--flat-queries Q] [--threads T] [--repeat R] [--build1 e1,e2|all] [--no-build1]
-//           [--no-scaling] [--m M] [--ef-construction E] [--out DIR] [--cache DIR]
+//           [--no-scaling] [--m M] [--ef-construction E] [--out DIR] [--cache DIR] [--merge]
+//
+// --merge keeps the datasets of an existing DIR/compare.json that this run does not measure
+// (to re-run one dataset without the others).
 //
 // For every dataset and engine: build time with 1 thread and with T threads, bytes the index
 // holds (glibc's mallinfo2 before and after the build, or the engine's own count when larger:
@@ -101,6 +104,7 @@ struct Config {
   // the two whose ratio is a target; "all" for every engine, "" for none).
   std::vector<std::string> build1 = {"hnswlib", "hnswstore-hnsw"};
   bool scaling = true;
+  bool merge = false;  // keep the other datasets of an existing DIR/compare.json
   std::string out = "compare-results";
   std::string cache = "compare-cache";
   BuildParams params;
@@ -738,6 +742,7 @@ Config parse_args(int argc, char** argv) {
     else if (a == "--build1") c.build1 = split(next());
     else if (a == "--no-build1") c.build1.clear();
     else if (a == "--no-scaling") c.scaling = false;
+    else if (a == "--merge") c.merge = true;
     else if (a == "--out") c.out = next();
     else if (a == "--cache") c.cache = next();
     else if (a == "--m") c.params.m = std::stoul(next());
@@ -756,6 +761,19 @@ int run(int argc, char** argv) {
   json report;
   report["machine"] = machine(cfg);
   report["datasets"] = json::array();
+  if (cfg.merge) {
+    std::ifstream in(fs::path(cfg.out) / "compare.json");
+    if (in) {
+      const json old = json::parse(in);
+      for (const auto& d : old.value("datasets", json::array())) {
+        const std::string name = d["name"];
+        if (std::find(cfg.datasets.begin(), cfg.datasets.end(), name) == cfg.datasets.end()) {
+          report["datasets"].push_back(d);
+          progress(name + ": kept from the existing compare.json");
+        }
+      }
+    }
+  }
   for (const auto& name : cfg.datasets) {
     auto d = load_dataset(name, cfg);
     if (!d) {

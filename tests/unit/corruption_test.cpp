@@ -793,9 +793,13 @@ TEST_F(Corruption, PristineFilesLoadExactlyWithTheirGraph) {
   EXPECT_EQ(tags, (std::vector<std::string>{"LEVL", "LINK"}));
   EXPECT_EQ(p.graph_layout.sections.back().end(), p.graph.size());
   for (const auto& s : p.vectors_layout.sections) EXPECT_GT(s.raw, 0u) << s.tag;
-  // The store's default zstd level compresses every section here, so flips land in zstd frames
-  // (uncompressed sections come from zstd_level 0 and the hand-made files below).
-  for (const auto& s : p.vectors_layout.sections) EXPECT_EQ(s.codec, kCodecZstd) << s.tag;
+  // At the store's default zstd level a writer keeps a frame only if it saves an eighth of the
+  // section: the ids and the metadata texts shrink that much, random float vectors and their
+  // norms do not. So flips land in zstd frames and in raw sections of the same file.
+  for (const auto& s : p.vectors_layout.sections) {
+    const bool compressible = s.tag == "IDS_" || s.tag == "META";
+    EXPECT_EQ(s.codec, compressible ? kCodecZstd : kCodecRaw) << s.tag;
+  }
   // This test's own encoders agree with the library's.
   EXPECT_EQ(seal_config(Metadata::parse(p.config)), p.config);
   EXPECT_EQ(config_naming(p, p.vectors, p.graph), p.config);
