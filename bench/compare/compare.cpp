@@ -690,7 +690,7 @@ void write_plots(const json& report, const fs::path& out) {
     const std::string name = d["name"];
     const fs::path script = out / (name + ".gp");
     std::ofstream gp(script);
-    gp << "set terminal pngcairo size 900,600 font 'sans,11'\n"
+    gp << "set terminal pngcairo noenhanced size 900,600 font 'sans,11'\n"
        << "set output '" << (out / (name + ".png")).string() << "'\n"
        << "set title '" << name << " (" << d["rows"] << " x " << d["dim"]
        << "): recall@10 vs queries per second, 1 thread, k = 10'\n"

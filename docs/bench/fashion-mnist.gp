@@ -1,4 +1,4 @@
-set terminal pngcairo size 900,600 font 'sans,11'
+set terminal pngcairo noenhanced size 900,600 font 'sans,11'
 set output 'docs/bench/fashion-mnist.png'
 set title 'fashion-mnist (60000 x 784): recall@10 vs queries per second, 1 thread, k = 10'
 set xlabel 'recall@10'
