@@ -149,4 +149,23 @@ void exact_search(const VectorIndex& index, Metric metric, std::size_t dimension
   top.finish();
 }
 
+void exact_search_slots(const VectorIndex& index, Metric metric, std::size_t dimension,
+                        const float* query, std::size_t k, std::span<const Slot> candidates,
+                        const SlotFilter* filter, std::vector<Neighbor>& out) {
+  TopK top(k, out);
+  constexpr std::size_t kAhead = 4;  // candidates are scattered: fetch a few vectors ahead
+  for (std::size_t i = 0; i < std::min(kAhead, candidates.size()); ++i) {
+    __builtin_prefetch(index.vector(candidates[i]));
+  }
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    if (i + kAhead < candidates.size()) __builtin_prefetch(index.vector(candidates[i + kAhead]));
+    const Slot slot = candidates[i];
+    const float d = distance(metric, query, index.vector(slot), dimension);
+    if (d > top.bound()) continue;
+    if (filter != nullptr && !(*filter)(slot)) continue;
+    top.push(d, slot);
+  }
+  top.finish();
+}
+
 }  // namespace hnswstore::detail

@@ -1,5 +1,5 @@
-// MetadataStore: one JSON object per slot, with a running estimate of its heap use.
-// The payload index for filters will live beside it (ARCHITECTURE.md section 6).
+// MetadataStore: one JSON object per slot, with a running estimate of its heap use, and the
+// payload index that answers filters over it (payload_index.hpp).
 #pragma once
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "hnswstore/records.hpp"
+#include "payload_index.hpp"
 #include "vector_index.hpp"
 
 namespace hnswstore::detail {
@@ -22,22 +23,26 @@ class MetadataStore {
     return v.is_null() ? empty_object() : v;
   }
 
-  /// Stores `value` at slot (growing the table), returning the previous value. An empty object
-  /// is kept as null, which allocates nothing: an empty nlohmann object is a heap-allocated
-  /// std::map, about 64 bytes for every record without metadata.
+  /// Stores `value` at slot (growing the table), which is live from now on, returning the
+  /// previous value. An empty object is kept as null, which allocates nothing: an empty nlohmann
+  /// object is a heap-allocated std::map, about 64 bytes for every record without metadata.
   Metadata set(Slot slot, Metadata value) {
     if (slot >= values_.size()) values_.resize(std::size_t{slot} + 1);
     if (value.is_object() && value.empty()) value = Metadata();
-    bytes_ += json_heap_bytes(value);
-    bytes_ -= json_heap_bytes(values_[slot]);
-    std::swap(values_[slot], value);
-    return value.is_null() ? Metadata::object() : value;
+    if (index_.live(slot)) index_.remove(slot, values_[slot]);
+    index_.add(slot, value);
+    return swap_in(slot, std::move(value));
   }
 
-  /// Frees the slot's value.
-  Metadata clear(Slot slot) { return set(slot, Metadata()); }
+  /// Frees the slot's value; the slot is no longer live.
+  Metadata clear(Slot slot) {
+    if (slot >= values_.size()) return Metadata::object();
+    if (index_.live(slot)) index_.remove(slot, values_[slot]);
+    return swap_in(slot, Metadata());
+  }
 
-  /// Moves the value of every slot s to new_slot[s] (compaction).
+  /// Moves the value of every slot s to new_slot[s] (compaction); slots [0, new_size) are live
+  /// afterwards.
   void renumber(const std::vector<Slot>& new_slot, const std::vector<bool>& live,
                 std::size_t new_size) {
     std::vector<Metadata> values(new_size);
@@ -46,8 +51,15 @@ class MetadataStore {
     }
     values_.swap(values);
     bytes_ = 0;
-    for (const auto& v : values_) bytes_ += json_heap_bytes(v);
+    index_.clear();
+    for (std::size_t s = 0; s < values_.size(); ++s) {
+      bytes_ += json_heap_bytes(values_[s]);
+      index_.add(static_cast<Slot>(s), values_[s]);
+    }
   }
+
+  /// The payload index (read under the namespace's shared lock).
+  const PayloadIndex& index() const noexcept { return index_; }
 
   /// Bytes the slot table may grow by when it reaches `slots` slots (it grows geometrically).
   std::size_t growth_bytes(std::size_t slots) const noexcept {
@@ -55,12 +67,21 @@ class MetadataStore {
     return (std::max(slots, 2 * values_.capacity()) - values_.capacity()) * sizeof(Metadata);
   }
 
+  /// The metadata objects' estimated heap use (the payload index not included).
   std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t index_bytes() const noexcept { return index_.bytes(); }
   std::size_t memory_bytes() const noexcept {
-    return values_.capacity() * sizeof(Metadata) + bytes_;
+    return values_.capacity() * sizeof(Metadata) + bytes_ + index_.bytes();
   }
 
  private:
+  Metadata swap_in(Slot slot, Metadata value) {
+    bytes_ += json_heap_bytes(value);
+    bytes_ -= json_heap_bytes(values_[slot]);
+    std::swap(values_[slot], value);
+    return value.is_null() ? Metadata::object() : value;
+  }
+
   static const Metadata& empty_object() {
     static const Metadata empty = Metadata::object();
     return empty;
@@ -68,6 +89,7 @@ class MetadataStore {
 
   std::vector<Metadata> values_;  // by slot; null for free slots and for empty metadata
   std::size_t bytes_ = 0;
+  PayloadIndex index_;
 };
 
 }  // namespace hnswstore::detail

@@ -57,6 +57,15 @@ Result<bool> Namespace::remove(std::string_view id) {
   if (!state_) return empty_handle();
   return guarded([&] { return state_->remove(id); });
 }
+Result<std::size_t> Namespace::remove(const Filter& filter) {
+  if (!state_) return empty_handle();
+  return guarded([&] { return state_->remove(filter); });
+}
+Result<std::vector<Record>> Namespace::scan(const Filter& filter, std::size_t limit,
+                                            std::size_t offset) const {
+  if (!state_) return empty_handle();
+  return guarded([&] { return state_->scan(filter, limit, offset); });
+}
 Result<Record> Namespace::get(std::string_view id) const {
   if (!state_) return empty_handle();
   return guarded([&] { return state_->get(id); });

@@ -63,6 +63,9 @@ class NamespaceState {
                 std::span<const Metadata> metadata);
   Status update_metadata(std::string_view id, Metadata metadata);
   Result<bool> remove(std::string_view id);
+  Result<std::size_t> remove(const Filter& filter);
+  Result<std::vector<Record>> scan(const Filter& filter, std::size_t limit,
+                                   std::size_t offset) const;
   Result<Record> get(std::string_view id) const;
   bool contains(std::string_view id) const;
   Result<std::vector<Hit>> search(std::span<const float> query, const SearchOptions& options) const;
@@ -125,6 +128,11 @@ class NamespaceState {
   void search_locked(const float* query, const SearchOptions& options,
                      std::vector<Neighbor>& scratch, std::vector<Hit>& hits) const;
   std::vector<float> stored_vector(Slot slot) const;
+  /// The neighbours of a search with a filter (adaptive: exact or a filtered walk).
+  void filtered_search(const float* query, const SearchOptions& options,
+                       std::vector<Neighbor>& found) const;
+  /// Every live slot that matches the filter, in slot order (a lock held).
+  void matching_slots(const Filter& filter, std::vector<Slot>& out) const;
 
   const std::string name_;
   NamespaceOptions options_;  // ef_search changes under both locks

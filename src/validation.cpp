@@ -247,6 +247,7 @@ Status check_ef(std::size_t ef, std::string_view field) {
 
 Status check_search_options(const SearchOptions& o) {
   if (o.k == 0) return Status::InvalidArgument("k: must be at least 1");
+  if (!o.filter.status().ok()) return o.filter.status();
   if (o.max_distance && std::isnan(*o.max_distance)) {
     return Status::InvalidArgument("max_distance: NaN is not allowed");
   }

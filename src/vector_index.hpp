@@ -98,6 +98,12 @@ void exact_search(const VectorIndex& index, Metric metric, std::size_t dimension
                   const float* query, std::size_t k, const SlotFilter* filter,
                   std::vector<Neighbor>& out);
 
+/// Exact k nearest among `candidates` (live slots, any order) that `filter` (nullptr = all)
+/// accepts, closest first: the exact half of a filtered search.
+void exact_search_slots(const VectorIndex& index, Metric metric, std::size_t dimension,
+                        const float* query, std::size_t k, std::span<const Slot> candidates,
+                        const SlotFilter* filter, std::vector<Neighbor>& out);
+
 /// Capacity growth policy shared by both indexes: grow by 1/4 at least, so that unused capacity
 /// stays below 25 % of the vectors while appends stay amortised O(1).
 inline std::size_t grown_capacity(std::size_t current, std::size_t needed) noexcept {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "hnswstore/env.hpp"
+#include "hnswstore/filter.hpp"
 #include "hnswstore/namespace.hpp"
 #include "hnswstore/options.hpp"
 #include "hnswstore/records.hpp"

@@ -2,12 +2,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "hnswstore/filter.hpp"
 #include "hnswstore/options.hpp"
 #include "hnswstore/records.hpp"
 #include "hnswstore/status.hpp"
@@ -69,17 +71,33 @@ class HNSWSTORE_API Namespace {
   /// Deletes the id; true if it existed, false if not. The slot becomes a tombstone that never
   /// appears in results and that a later upsert reuses. Complexity O(1).
   Result<bool> remove(std::string_view id);
+  /// Deletes every record whose metadata matches `filter` (Filter() deletes all) and returns how
+  /// many. kInvalidArgument for an invalid filter (nothing deleted). Complexity: O(matches) for
+  /// filters the payload index answers (docs/filters.md), else O(size()) evaluations.
+  Result<std::size_t> remove(const Filter& filter);
+  /// The records matching `filter`, in a stable order (ids ascending, byte-wise), skipping the
+  /// first `offset` and returning at most `limit`: pages of a scan with the same filter neither
+  /// repeat nor miss a record while the namespace does not change, even across save and reopen.
+  /// kInvalidArgument for an invalid filter. Complexity: O(matches x log(matches)) plus the
+  /// records returned (vectors and metadata are copied).
+  Result<std::vector<Record>> scan(const Filter& filter = {}, std::size_t limit = SIZE_MAX,
+                                   std::size_t offset = 0) const;
   /// The record as stored: the vector as given (cosine: within float rounding), the metadata.
   /// kNotFound if the id does not exist. Complexity O(dimension + metadata).
   Result<Record> get(std::string_view id) const;
   /// Whether the id exists. Complexity O(1) expected.
   bool contains(std::string_view id) const;
 
-  /// The min(k, size()) records closest to query, closest first; never a deleted record.
+  /// The min(k, m) records closest to query, closest first, where m is the number of live
+  /// records that pass options.filter; never a deleted or non-matching record.
   /// HNSW: approximate (recall grows with ef), and completed by an exact scan in the rare case
-  /// the graph walk finds fewer than min(k, size()) records. Flat: exact.
-  /// Errors: kInvalidArgument for a wrong dimension, NaN/infinity, k == 0, a NaN max_distance.
-  /// Complexity: HNSW about O(ef * log n) distance computations; flat O(n * dimension).
+  /// the graph walk finds fewer than min(k, m) records. With a filter the search is adaptive
+  /// (docs/filters.md): few matches are scored exactly, many by a filtered graph walk.
+  /// Flat: exact.
+  /// Errors: kInvalidArgument for a wrong dimension, NaN/infinity, k == 0, a NaN max_distance,
+  /// an invalid filter.
+  /// Complexity: HNSW about O(max(ef, k * size() / m) * log n) distance computations, or O(m)
+  /// when m is small; flat O(n * dimension).
   Result<std::vector<Hit>> search(std::span<const float> query,
                                   const SearchOptions& options = {}) const;
   /// Searches queries.size() / dimension queries in parallel over StoreOptions::threads;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hnswstore/filter.hpp"
 #include "hnswstore/options.hpp"
 
 namespace hnswstore {
@@ -45,23 +46,34 @@ struct Hit {
 };
 
 /// Per-search options.
-/// - k: how many hits, >= 1. A search returns min(k, live records) hits, closest first.
+/// - k: how many hits, >= 1. A search returns min(k, live records that pass the filter) hits,
+///   closest first.
+/// - filter: only records whose metadata matches (docs/filters.md); Filter() = all. An invalid
+///   filter (Filter::status()) makes the search kInvalidArgument.
 /// - ef: HNSW candidate list size; 0 = the namespace's ef_search; the search uses max(ef, k).
 ///   Ignored by flat namespaces (always exact).
+/// - exact_threshold: filtered HNSW searches score the matching records exactly (exact
+///   results) when the payload index counts at most this many, and walk the graph otherwise.
+///   0 = automatic: the cost model of docs/filters.md ("Adaptive execution"). SIZE_MAX = always
+///   exact when the matches can be counted; 1 = walk unless nothing or one record matches.
 /// - max_distance: when set, hits farther than this are dropped (so fewer than k may return).
 /// - include_metadata / include_vectors: what each Hit carries besides id and distance.
 struct SearchOptions {
   std::size_t k = 10;
+  Filter filter = {};
   std::size_t ef = 0;
   std::optional<float> max_distance = {};
   bool include_metadata = true;
   bool include_vectors = false;
+  std::size_t exact_threshold = 0;
 };
 
 /// A snapshot of one namespace. Byte counts are of memory this process holds for it:
 /// - vector_bytes: the vectors (including tombstoned slots awaiting reuse);
 /// - graph_bytes: HNSW links (0 for flat);
 /// - metadata_bytes: the metadata objects (an estimate of their heap use);
+/// - payload_index_bytes: the payload index that answers filters (docs/filters.md), included in
+///   memory_bytes (not in metadata_bytes);
 /// - memory_bytes: everything the namespace holds: the above, index capacity not yet used,
 ///   ids and their hash table, norms, hnswlib's locks and visited lists.
 struct NamespaceStats {
@@ -72,6 +84,7 @@ struct NamespaceStats {
   std::size_t count = 0;    ///< live records
   std::size_t deleted = 0;  ///< tombstoned slots, reused by later upserts
   std::size_t vector_bytes = 0, graph_bytes = 0, metadata_bytes = 0, memory_bytes = 0;
+  std::size_t payload_index_bytes = 0;
   bool loaded = false;      ///< resident in memory (always true for in-memory stores)
   bool dirty = false;       ///< changed since the last save (always true once an in-memory
                             ///< namespace has been written to)
