@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <optional>
+#include <type_traits>
 
 namespace hnswstore::detail {
 
@@ -37,10 +38,6 @@ std::optional<double> exact_double(const json& v) noexcept {
   return d == 0.0 ? 0.0 : d;  // -0.0 and 0.0 are one key
 }
 
-void set_all(SlotBits& bits, const std::vector<Slot>& slots) {
-  for (const Slot s : slots) bits.set(s);
-}
-
 }  // namespace
 
 std::size_t SlotBits::count() const noexcept {
@@ -49,47 +46,157 @@ std::size_t SlotBits::count() const noexcept {
   return n;
 }
 
-void PayloadIndex::insert(Posting& p, Slot slot) {
-  const std::size_t before = p.capacity();
-  if (p.empty() || p.back() < slot) {
-    p.push_back(slot);
-  } else {
-    const auto it = std::lower_bound(p.begin(), p.end(), slot);
-    if (it != p.end() && *it == slot) return;
-    p.insert(it, slot);
+// ── Column ──────────────────────────────────────────────────────────────────────────────────
+
+template <class Key, class Less>
+std::size_t Column<Key, Less>::find_main(const Key& key, Slot slot) const noexcept {
+  std::size_t lo = 0, hi = keys_.size();
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (before(keys_[mid], slots_[mid], key, slot)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
   }
-  bytes_ += (p.capacity() - before) * sizeof(Slot);
+  if (lo < keys_.size() && slots_[lo] == slot && !Less{}(key, keys_[lo]) &&
+      !Less{}(keys_[lo], key)) {
+    return lo;
+  }
+  return keys_.size();
 }
 
-void PayloadIndex::erase(Posting& p, Slot slot) {
-  const auto it = std::lower_bound(p.begin(), p.end(), slot);
-  if (it != p.end() && *it == slot) p.erase(it);
+template <class Key, class Less>
+bool Column<Key, Less>::add(Key key, Slot slot) {
+  const std::size_t at = find_main(key, slot);
+  if (at != keys_.size()) {
+    const auto d = std::lower_bound(dead_.begin(), dead_.end(), static_cast<std::uint32_t>(at));
+    if (d == dead_.end() || *d != at) return false;  // there, alive
+    dead_.erase(d);  // revive it, pointing at the live key again
+    keys_[at] = key;
+    return true;
+  }
+  const auto it = std::lower_bound(added_.begin(), added_.end(), Entry{key, slot},
+                                   [](const Entry& a, const Entry& b) {
+                                     return before(a.key, a.slot, b.key, b.slot);
+                                   });
+  if (it != added_.end() && it->slot == slot && !Less{}(key, it->key) && !Less{}(it->key, key)) {
+    return false;
+  }
+  added_.insert(it, Entry{key, slot});
+  maybe_merge();
+  return true;
 }
+
+template <class Key, class Less>
+void Column<Key, Less>::remove(Key key, Slot slot) {
+  const auto it = std::lower_bound(added_.begin(), added_.end(), Entry{key, slot},
+                                   [](const Entry& a, const Entry& b) {
+                                     return before(a.key, a.slot, b.key, b.slot);
+                                   });
+  if (it != added_.end() && it->slot == slot && !Less{}(key, it->key) && !Less{}(it->key, key)) {
+    added_.erase(it);
+    return;
+  }
+  const std::size_t at = find_main(key, slot);
+  if (at == keys_.size()) return;
+  const auto d = std::lower_bound(dead_.begin(), dead_.end(), static_cast<std::uint32_t>(at));
+  if (d != dead_.end() && *d == at) return;
+  dead_.insert(d, static_cast<std::uint32_t>(at));
+  if constexpr (std::is_pointer_v<Key>) {
+    // The metadata holding the string is about to go: keep the order with a private copy.
+    graveyard_.push_back(std::make_unique<std::string>(*keys_[at]));
+    keys_[at] = graveyard_.back().get();
+  }
+  maybe_merge();
+}
+
+template <class Key, class Less>
+void Column<Key, Less>::maybe_merge() {
+  const std::size_t pending = added_.size() + dead_.size();
+  const auto limit = std::max<std::size_t>(
+      256, static_cast<std::size_t>(4.0 * std::sqrt(static_cast<double>(keys_.size()))));
+  if (pending <= limit) return;
+  std::vector<Key> keys;
+  std::vector<Slot> slots;
+  const std::size_t n = keys_.size() - dead_.size() + added_.size();
+  keys.reserve(n);
+  slots.reserve(n);
+  std::size_t d = 0, a = 0;
+  for (std::size_t i = 0; i <= keys_.size(); ++i) {
+    const bool end = i == keys_.size();
+    // Additions that sort before main entry i.
+    while (a < added_.size() &&
+           (end || before(added_[a].key, added_[a].slot, keys_[i], slots_[i]))) {
+      keys.push_back(added_[a].key);
+      slots.push_back(added_[a].slot);
+      ++a;
+    }
+    if (end) break;
+    if (d < dead_.size() && dead_[d] == i) {
+      ++d;
+      continue;
+    }
+    keys.push_back(keys_[i]);
+    slots.push_back(slots_[i]);
+  }
+  keys_.swap(keys);
+  slots_.swap(slots);
+  added_.clear();
+  dead_.clear();
+  graveyard_.clear();
+}
+
+template <class Key, class Less>
+template <class F>
+void Column<Key, Less>::for_range(const Key* lo, bool lo_inclusive, const Key* hi,
+                                  bool hi_inclusive, F&& f) const {
+  auto first_of = [&](const auto& seq, auto key_of) {
+    if (lo == nullptr) return std::size_t{0};
+    const auto it = std::partition_point(seq.begin(), seq.end(), [&](const auto& e) {
+      return lo_inclusive ? Less{}(key_of(e), *lo) : !Less{}(*lo, key_of(e));
+    });
+    return static_cast<std::size_t>(it - seq.begin());
+  };
+  auto end_of = [&](const auto& seq, auto key_of) {
+    if (hi == nullptr) return seq.size();
+    const auto it = std::partition_point(seq.begin(), seq.end(), [&](const auto& e) {
+      return hi_inclusive ? !Less{}(*hi, key_of(e)) : Less{}(key_of(e), *hi);
+    });
+    return static_cast<std::size_t>(it - seq.begin());
+  };
+  auto same = [](const Key& k) -> const Key& { return k; };
+  const std::size_t b = first_of(keys_, same), e = std::max(b, end_of(keys_, same));
+  auto d = std::lower_bound(dead_.begin(), dead_.end(), static_cast<std::uint32_t>(b));
+  for (std::size_t i = b; i < e; ++i) {
+    if (d != dead_.end() && *d == i) {
+      ++d;
+      continue;
+    }
+    f(slots_[i]);
+  }
+  auto entry_key = [](const Entry& x) -> const Key& { return x.key; };
+  const std::size_t ab = first_of(added_, entry_key), ae = std::max(ab, end_of(added_, entry_key));
+  for (std::size_t i = ab; i < ae; ++i) f(added_[i].slot);
+}
+
+template <class Key, class Less>
+std::size_t Column<Key, Less>::bytes() const noexcept {
+  std::size_t n = keys_.capacity() * sizeof(Key) + slots_.capacity() * sizeof(Slot) +
+                  added_.capacity() * sizeof(Entry) + dead_.capacity() * sizeof(std::uint32_t) +
+                  graveyard_.capacity() * sizeof(void*);
+  for (const auto& g : graveyard_) n += sizeof(std::string) + string_heap(g->size());
+  return n;
+}
+
+// ── PayloadIndex ────────────────────────────────────────────────────────────────────────────
 
 void PayloadIndex::update_value(Field& field, Slot slot, const json& value, bool add) {
   switch (value.type()) {
     case json::value_t::string: {
-      const auto& s = value.get_ref<const std::string&>();
-      if (s.size() > kMaxIndexedString) {
-        field.long_strings += add ? 1 : static_cast<std::size_t>(-1);
-        return;
-      }
-      auto it = field.strings.find(s);
-      if (it == field.strings.end()) {
-        if (!add) return;
-        it = field.strings.emplace(s, Posting()).first;
-        bytes_ += kTreeNode + sizeof(std::string) + string_heap(s.size()) + sizeof(Posting);
-      }
-      if (add) {
-        insert(it->second, slot);
-      } else {
-        erase(it->second, slot);
-        if (it->second.empty()) {
-          bytes_ -= kTreeNode + sizeof(std::string) + string_heap(s.size()) + sizeof(Posting) +
-                    it->second.capacity() * sizeof(Slot);
-          field.strings.erase(it);
-        }
-      }
+      // The column points at the string inside the stored metadata (see Column).
+      auto* key = const_cast<std::string*>(&value.get_ref<const std::string&>());
+      add ? void(field.strings.add(key, slot)) : field.strings.remove(key, slot);
       return;
     }
     case json::value_t::number_integer:
@@ -100,31 +207,12 @@ void PayloadIndex::update_value(Field& field, Slot slot, const json& value, bool
         field.inexact_numbers += add ? 1 : static_cast<std::size_t>(-1);
         return;
       }
-      auto it = field.numbers.find(*d);
-      if (it == field.numbers.end()) {
-        if (!add) return;
-        it = field.numbers.emplace(*d, Posting()).first;
-        bytes_ += kTreeNode + sizeof(double) + sizeof(Posting);
-      }
-      if (add) {
-        insert(it->second, slot);
-      } else {
-        erase(it->second, slot);
-        if (it->second.empty()) {
-          bytes_ -= kTreeNode + sizeof(double) + sizeof(Posting) +
-                    it->second.capacity() * sizeof(Slot);
-          field.numbers.erase(it);
-        }
-      }
+      add ? void(field.numbers.add(*d, slot)) : field.numbers.remove(*d, slot);
       return;
     }
     case json::value_t::boolean: {
-      Posting& p = field.bools[value.get<bool>() ? 1 : 0];
-      if (add) {
-        insert(p, slot);
-      } else {
-        erase(p, slot);
-      }
+      const std::uint8_t b = value.get<bool>() ? 1 : 0;
+      add ? void(field.bools.add(b, slot)) : field.bools.remove(b, slot);
       return;
     }
     case json::value_t::array:
@@ -146,21 +234,11 @@ void PayloadIndex::update(Slot slot, const Metadata& metadata, bool add) {
     if (it == fields_.end()) {
       if (!add) continue;
       it = fields_.emplace(key, Field()).first;
-      bytes_ += kTreeNode + sizeof(std::string) + string_heap(key.size()) + sizeof(Field);
     }
     Field& field = it->second;
-    if (add) {
-      insert(field.present, slot);
-    } else {
-      erase(field.present, slot);
-    }
+    add ? void(field.present.add(0, slot)) : field.present.remove(0, slot);
     update_value(field, slot, value, add);
-    if (!add && field.present.empty()) {
-      bytes_ -= kTreeNode + sizeof(std::string) + string_heap(key.size()) + sizeof(Field) +
-                (field.present.capacity() + field.bools[0].capacity() +
-                 field.bools[1].capacity()) * sizeof(Slot);
-      fields_.erase(it);
-    }
+    if (!add && field.present.empty()) fields_.erase(it);
   }
 }
 
@@ -178,7 +256,16 @@ void PayloadIndex::remove(Slot slot, const Metadata& metadata) {
 void PayloadIndex::clear() {
   live_ = SlotBits();
   fields_.clear();
-  bytes_ = 0;
+}
+
+std::size_t PayloadIndex::bytes() const noexcept {
+  std::size_t n = live_.word_count() * sizeof(std::uint64_t);
+  for (const auto& [key, field] : fields_) {
+    n += kTreeNode + sizeof(std::string) + string_heap(key.size()) + sizeof(Field) +
+         field.strings.bytes() + field.numbers.bytes() + field.bools.bytes() +
+         field.present.bytes();
+  }
+  return n;
 }
 
 void PayloadIndex::complement(SlotBits& bits) const {
@@ -192,21 +279,20 @@ void PayloadIndex::complement(SlotBits& bits) const {
 
 bool PayloadIndex::eval_eq(const Field* field, const json& operand, SlotBits& out) const {
   if (field == nullptr) return true;  // no record has the field
+  auto set = [&](Slot s) { out.set(s); };
   if (operand.is_string()) {
-    const auto& s = operand.get_ref<const std::string&>();
-    if (s.size() > kMaxIndexedString && field->long_strings != 0) return false;
-    const auto it = field->strings.find(s);
-    if (it != field->strings.end()) set_all(out, it->second);
+    auto* key = const_cast<std::string*>(&operand.get_ref<const std::string&>());
+    field->strings.for_range(&key, true, &key, true, set);
     return true;
   }
   if (operand.is_boolean()) {
-    set_all(out, field->bools[operand.get<bool>() ? 1 : 0]);
+    const std::uint8_t b = operand.get<bool>() ? 1 : 0;
+    field->bools.for_range(&b, true, &b, true, set);
     return true;
   }
   const auto d = exact_double(operand);
   if (!d || field->inexact_numbers != 0) return false;
-  const auto it = field->numbers.find(*d);
-  if (it != field->numbers.end()) set_all(out, it->second);
+  field->numbers.for_range(&*d, true, &*d, true, set);
   return true;
 }
 
@@ -228,7 +314,7 @@ bool PayloadIndex::eval_leaf(const FilterNode& n, const Field* field, std::size_
       if (n.op == FilterOp::kNin) complement(out);
       return true;
     case FilterOp::kExists:
-      if (field != nullptr) set_all(out, field->present);
+      if (field != nullptr) field->present.for_each([&](Slot s) { out.set(s); });
       if (!n.value.get<bool>()) complement(out);
       return true;
     case FilterOp::kGt:
@@ -242,23 +328,22 @@ bool PayloadIndex::eval_leaf(const FilterNode& n, const Field* field, std::size_
   if (field == nullptr) return true;
   const bool lower = n.op == FilterOp::kGt || n.op == FilterOp::kGte;
   const bool inclusive = n.op == FilterOp::kGte || n.op == FilterOp::kLte;
-  auto scan_range = [&](const auto& map, const auto& key) {
-    auto first = map.begin(), last = map.end();
+  auto set = [&](Slot s) { out.set(s); };
+  auto range = [&](const auto& column, const auto& key) {
     if (lower) {
-      first = inclusive ? map.lower_bound(key) : map.upper_bound(key);
+      column.for_range(&key, inclusive, nullptr, false, set);
     } else {
-      last = inclusive ? map.upper_bound(key) : map.lower_bound(key);
+      column.for_range(nullptr, false, &key, inclusive, set);
     }
-    for (auto it = first; it != last; ++it) set_all(out, it->second);
   };
   if (n.value.is_string()) {
-    if (field->long_strings != 0) return false;
-    scan_range(field->strings, n.value.get_ref<const std::string&>());
+    auto* key = const_cast<std::string*>(&n.value.get_ref<const std::string&>());
+    range(field->strings, key);
     return true;
   }
   const auto d = exact_double(n.value);
   if (!d || field->inexact_numbers != 0) return false;
-  scan_range(field->numbers, *d);
+  range(field->numbers, *d);
   return true;
 }
 

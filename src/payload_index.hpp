@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -61,15 +62,57 @@ struct FilterPlan {
   bool exact() const noexcept { return indexed && residual.empty(); }
 };
 
+/// A sorted set of (key, slot) pairs that takes inserts and removes in O(sqrt n) amortised and
+/// answers key ranges in O(log n + matches): a sorted main array (keys and slots in parallel
+/// arrays, 12 bytes per entry for 8-byte keys), a small sorted buffer of additions, and a small
+/// sorted list of main positions that were removed; both are merged into the main array when
+/// they outgrow 4 sqrt(n). String keys point at the strings inside the stored metadata (no
+/// copies); a removed main entry's key is repointed at a private copy until the next merge, so
+/// that no key ever dangles.
+template <class Key, class Less>
+class Column {
+ public:
+  /// Adds the pair; false if it is there already.
+  bool add(Key key, Slot slot);
+  /// Removes the pair if it is there.
+  void remove(Key key, Slot slot);
+  bool empty() const noexcept { return keys_.size() == dead_.size() && added_.empty(); }
+  /// Calls f(slot) for every pair whose key lies in the range: `lo` / `hi` null = unbounded.
+  template <class F>
+  void for_range(const Key* lo, bool lo_inclusive, const Key* hi, bool hi_inclusive, F&& f) const;
+  template <class F>
+  void for_each(F&& f) const { for_range(nullptr, false, nullptr, false, f); }
+  std::size_t bytes() const noexcept;
+
+ private:
+  struct Entry {
+    Key key;
+    Slot slot;
+  };
+  static bool before(const Key& a, Slot as, const Key& b, Slot bs) noexcept {
+    return Less{}(a, b) || (!Less{}(b, a) && as < bs);
+  }
+  std::size_t find_main(const Key& key, Slot slot) const noexcept;  // keys_.size() if absent
+  void maybe_merge();
+
+  std::vector<Key> keys_;             // main array, sorted by (key, slot)
+  std::vector<Slot> slots_;
+  std::vector<Entry> added_;          // sorted by (key, slot), not in main
+  std::vector<std::uint32_t> dead_;   // sorted positions in main that were removed
+  std::vector<std::unique_ptr<std::string>> graveyard_;  // copies for dead string keys
+};
+
+struct StringLess {
+  bool operator()(const std::string* a, const std::string* b) const noexcept { return *a < *b; }
+};
+
 class PayloadIndex {
  public:
-  /// Strings longer than this are not indexed (a field holding long text would otherwise cost as
-  /// much as the text); conditions they could satisfy are evaluated on the records.
-  static constexpr std::size_t kMaxIndexedString = 64;
-
-  /// Marks the slot live with this metadata (an object, or null = {}).
+  /// Marks the slot live with this metadata (an object, or null = {}). The metadata must stay
+  /// at the same address until remove() (the index points at its strings); MetadataStore moves
+  /// nlohmann values, which keeps their strings in place.
   void add(Slot slot, const Metadata& metadata);
-  /// Forgets a live slot whose metadata is `metadata` (as given to add).
+  /// Forgets a live slot whose metadata is `metadata` (the object given to add).
   void remove(Slot slot, const Metadata& metadata);
   bool live(Slot slot) const noexcept { return live_.test(slot); }
   void clear();
@@ -78,23 +121,19 @@ class PayloadIndex {
   void plan(const FilterNode& root, std::size_t slot_count, FilterPlan& out) const;
 
   /// Estimated heap bytes (libstdc++ node and vector sizes, as json_heap_bytes).
-  std::size_t bytes() const noexcept { return bytes_ + live_.word_count() * 8; }
+  std::size_t bytes() const noexcept;
 
  private:
-  using Posting = std::vector<Slot>;  // sorted, unique
   struct Field {
-    std::map<std::string, Posting, std::less<>> strings;  // up to kMaxIndexedString bytes
-    std::map<double, Posting> numbers;  // exactly representable as double
-    Posting bools[2];
-    Posting present;                    // every slot that has the field
-    std::size_t long_strings = 0;       // string values not indexed (their number)
-    std::size_t inexact_numbers = 0;    // integers beyond 2^53, NaN
+    Column<std::string*, StringLess> strings;  // really const; Column needs one key type
+    Column<double, std::less<double>> numbers;  // exactly representable as double
+    Column<std::uint8_t, std::less<std::uint8_t>> bools;
+    Column<std::uint8_t, std::less<std::uint8_t>> present;  // key 0: slots that have the field
+    std::size_t inexact_numbers = 0;  // integers beyond 2^53, NaN: numeric conditions go residual
   };
 
   void update(Slot slot, const Metadata& metadata, bool add);
   void update_value(Field& field, Slot slot, const Metadata& value, bool add);
-  void insert(Posting& p, Slot slot);
-  void erase(Posting& p, Slot slot);
   bool eval(const FilterNode& node, std::size_t slot_count, SlotBits& out) const;
   bool eval_leaf(const FilterNode& node, const Field* field, std::size_t slot_count,
                  SlotBits& out) const;
@@ -103,7 +142,6 @@ class PayloadIndex {
 
   SlotBits live_;
   std::map<std::string, Field, std::less<>> fields_;
-  std::size_t bytes_ = 0;
 };
 
 }  // namespace hnswstore::detail
