@@ -16,6 +16,11 @@
 #                                 builds the `release` preset's `compare` driver and runs it on
 #                                 every dataset (about 45 minutes on 2 cores); results go to
 #                                 docs/bench/. Arguments after `compare` go to the driver.
+#   cmake/bootstrap.sh filtered   the filtered-search benchmark (docs/performance.md, "Filtered
+#                                 search"): builds the `release` preset's `compare` driver and
+#                                 runs `compare --filtered` on fashion-mnist and embedding-128;
+#                                 results go to docs/bench/filtered.{json,md}. Arguments after
+#                                 `filtered` go to the driver (`compare --filtered ...` works too).
 #   cmake/bootstrap.sh fetch08    only download the hnswlib 0.8.0 headers (see below)
 #   cmake/bootstrap.sh deps       only install the missing Debian packages
 #   cmake/bootstrap.sh all        test, asan, hnswlib08 and asan08
@@ -179,6 +184,16 @@ compare() {
     --cache "${REPO_ROOT}/build/compare-cache" "$@"
 }
 
+# filtered [driver args...]: the filtered-search benchmark (raw hnswlib and hnswstore only, so
+# none of the comparison's extra packages).
+filtered() {
+  banner "build and run the filtered-search benchmark (preset 'release'; results in docs/bench)"
+  run cmake --preset release
+  run cmake --build --preset release --target compare
+  run "${REPO_ROOT}/build/release/bench/compare" --filtered --out "${REPO_ROOT}/docs/bench" \
+    --cache "${REPO_ROOT}/build/compare-cache" "$@"
+}
+
 # unit_tests_08 <preset> <build dir> [cmake args...]: the preset's settings with hnswlib 0.8.0,
 # unit tests only.
 unit_tests_08() {
@@ -227,7 +242,7 @@ demo() {
 }
 
 main() {
-  if (($# == 0)) || { (($# > 1)) && [[ "$1" != "compare" ]]; }; then
+  if (($# == 0)) || { (($# > 1)) && [[ "$1" != "compare" && "$1" != "filtered" ]]; }; then
     usage >&2
     exit 2
   fi
@@ -240,6 +255,7 @@ main() {
     tsan) install_deps; preset_test tsan ;;
     fetch08) fetch_hnswlib08 ;;
     compare) install_deps; shift; compare "$@" ;;
+    filtered) install_deps; shift; filtered "$@" ;;
     hnswlib08) install_deps; unit_tests_08 dev "${REPO_ROOT}/build/hnswlib08"; cross_version ;;
     asan08) install_deps; asan08 ;;
     all)

@@ -9,6 +9,13 @@
 // --merge keeps the datasets of an existing DIR/compare.json that this run does not measure
 // (to re-run one dataset without the others).
 //
+//   compare --filtered [--datasets a,b] [--filter-ef N | name=N,...] [--n N] [--queries Q]
+//           [--overfetch-queries Q] [--filter-seed S] [--repeat R] [--threads T] [--m M]
+//           [--ef-construction E] [--out DIR] [--cache DIR] [--merge]
+//
+// measures filtered search instead (filtered.cpp explains it) and writes DIR/filtered.json and
+// DIR/filtered.md.
+//
 // For every dataset and engine: build time with 1 thread and with T threads, bytes the index
 // holds (glibc's mallinfo2 before and after the build, or the engine's own count when larger:
 // usearch maps its memory outside malloc), then for each ef: recall@10,
@@ -41,6 +48,7 @@
 #include <vector>
 
 #include "datasets.hpp"
+#include "driver.hpp"
 #include "engine.hpp"
 
 namespace hnswstore::bench {
@@ -53,28 +61,21 @@ std::size_t Engine::saved_bytes(const std::string& dir) const {
   return bytes;
 }
 
-namespace {
+std::size_t Engine::search_filtered(const float*, std::size_t, const FilterArg&,
+                                    std::uint32_t*) const {
+  throw std::logic_error(name() + " has no filtered search");
+}
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-using hnswstore::testing::Matrix;
-using nlohmann::json;
-
-constexpr std::size_t kK = 10;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-template <class Fn>
-double timed(Fn&& fn) {
-  const auto t0 = Clock::now();
-  fn();
-  return seconds_since(t0);
-}
-
-// Progress goes to stderr with the time since start, so that a long run shows where it is.
+namespace {
 const Clock::time_point g_start = Clock::now();
+}  // namespace
+
 void progress(const std::string& what) {
   std::fprintf(stderr, "[%7.1f s] %s\n", seconds_since(g_start), what.c_str());
 }
@@ -88,36 +89,10 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-struct Config {
-  std::vector<std::string> datasets = {"fashion-mnist", "embedding-384", "embedding-128",
-                                       "random-128"};
-  std::vector<std::string> engines = {"hnswlib", "hnswstore-hnsw", "hnswstore-flat", "faiss-hnsw",
-                                      "usearch"};
-  // 30, 50 and 100 are the presets' ef_search (fast, balanced, high_recall).
-  std::vector<std::size_t> efs = {10, 16, 24, 30, 50, 64, 100, 150, 200, 300};
-  std::size_t n = 0;  // 0 = the dataset's own size
-  std::size_t queries = 1000;
-  std::size_t flat_queries = 200;
-  std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
-  std::size_t repeat = 3;
-  // Engines also built with one thread (FAISS and usearch builds are slow, so by default only
-  // the two whose ratio is a target; "all" for every engine, "" for none).
-  std::vector<std::string> build1 = {"hnswlib", "hnswstore-hnsw"};
-  bool scaling = true;
-  bool merge = false;  // keep the other datasets of an existing DIR/compare.json
-  std::string out = "compare-results";
-  std::string cache = "compare-cache";
-  BuildParams params;
-};
 
 // ── datasets ────────────────────────────────────────────────────────────────────────────────
 
-struct Dataset {
-  std::string name, description;
-  Space space = Space::kL2;
-  Matrix base, queries;
-};
-
+namespace {
 void normalise(Matrix& m) {
   for (std::size_t i = 0; i < m.rows; ++i) {
     float* r = m.data.data() + i * m.cols;
@@ -127,6 +102,8 @@ void normalise(Matrix& m) {
     for (std::size_t j = 0; j < m.cols; ++j) r[j] *= inv;
   }
 }
+
+}  // namespace
 
 void keep_rows(Matrix& m, std::size_t rows) {
   if (rows == 0 || rows >= m.rows) return;
@@ -145,6 +122,8 @@ std::optional<Dataset> load_dataset(const std::string& name, const Config& cfg) 
     if (!fm) return std::nullopt;
     d.base = std::move(fm->train);
     d.queries = std::move(fm->test);
+    d.base_labels = std::move(fm->train_labels);
+    d.query_labels = std::move(fm->test_labels);
     d.space = Space::kL2;
     d.description = "Fashion-MNIST (Debian dataset-fashion-mnist), L2";
   } else if (name == "embedding-384") {
@@ -167,6 +146,8 @@ std::optional<Dataset> load_dataset(const std::string& name, const Config& cfg) 
   }
   keep_rows(d.base, n);
   keep_rows(d.queries, cfg.queries);
+  if (!d.base_labels.empty()) d.base_labels.resize(d.base.rows);
+  if (!d.query_labels.empty()) d.query_labels.resize(d.queries.rows);
   if (d.space == Space::kCosine) {
     normalise(d.base);
     normalise(d.queries);
@@ -174,43 +155,56 @@ std::optional<Dataset> load_dataset(const std::string& name, const Config& cfg) 
   return d;
 }
 
-// Exact k nearest rows per query, cached in a small file keyed by the data set's name and
-// shape; a cache file of the wrong size or shape is recomputed.
-using Truth = std::vector<std::vector<std::uint32_t>>;
-
-Truth ground_truth(const Dataset& d, const Config& cfg) {
-  const std::string key = d.name + "-" + std::to_string(d.base.rows) + "x" +
-                          std::to_string(d.base.cols) + "-q" + std::to_string(d.queries.rows);
+// Cached in a small file keyed by the data set's name and shape; rows shorter than kK are
+// padded with kNoRow in the file.
+Truth cached_truth(const std::string& key, std::size_t base_rows, std::size_t queries,
+                   const Config& cfg, const std::function<Truth()>& compute) {
   const fs::path file = fs::path(cfg.cache) / (key + ".truth");
-  const std::uint64_t header[4] = {0x3031544857534E48ull, d.base.rows, d.queries.rows, kK};
-  const std::size_t payload = d.queries.rows * kK * sizeof(std::uint32_t);
+  const std::uint64_t header[4] = {0x3031544857534E48ull, base_rows, queries, kK};
+  const std::size_t payload = queries * kK * sizeof(std::uint32_t);
   std::error_code ec;
   if (fs::file_size(file, ec) == sizeof(header) + payload) {
     std::ifstream in(file, std::ios::binary);
     std::uint64_t h[4];
     in.read(reinterpret_cast<char*>(h), sizeof(h));
     if (in && std::equal(h, h + 4, header)) {
-      Truth t(d.queries.rows, std::vector<std::uint32_t>(kK));
-      for (auto& row : t) in.read(reinterpret_cast<char*>(row.data()), kK * sizeof(row[0]));
+      Truth t(queries, std::vector<std::uint32_t>(kK));
+      for (auto& row : t) {
+        in.read(reinterpret_cast<char*>(row.data()), kK * sizeof(row[0]));
+        row.erase(std::find(row.begin(), row.end(), kNoRow), row.end());
+      }
       if (in) {
-        progress(d.name + ": ground truth from " + file.string());
+        progress(key + ": ground truth from " + file.string());
         return t;
       }
     }
   }
-  progress(d.name + ": computing exact ground truth (" + std::to_string(d.queries.rows) +
-           " queries)");
-  // Cosine rows are unit vectors: inner product orders them as cosine does.
-  const Metric metric = d.space == Space::kL2 ? Metric::kL2 : Metric::kInnerProduct;
-  Truth t = hnswstore::testing::exact_knn(d.base, d.queries, kK, metric);
+  progress(key + ": computing exact ground truth (" + std::to_string(queries) + " queries)");
+  Truth t = compute();
   fs::create_directories(cfg.cache);
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(header), sizeof(header));
-  for (const auto& row : t) out.write(reinterpret_cast<const char*>(row.data()), payload / t.size());
+  for (auto row : t) {
+    row.resize(kK, kNoRow);
+    out.write(reinterpret_cast<const char*>(row.data()), kK * sizeof(row[0]));
+  }
   return t;
 }
 
+// Exact k nearest rows per query, cached under the data set's name and shape.
+Truth ground_truth(const Dataset& d, const Config& cfg) {
+  const std::string key = d.name + "-" + std::to_string(d.base.rows) + "x" +
+                          std::to_string(d.base.cols) + "-q" + std::to_string(d.queries.rows);
+  return cached_truth(key, d.base.rows, d.queries.rows, cfg, [&] {
+    // Cosine rows are unit vectors: inner product orders them as cosine does.
+    const Metric metric = d.space == Space::kL2 ? Metric::kL2 : Metric::kInnerProduct;
+    return hnswstore::testing::exact_knn(d.base, d.queries, kK, metric);
+  });
+}
+
 // ── measurements ────────────────────────────────────────────────────────────────────────────
+
+namespace {
 
 std::size_t heap_bytes() {
   const struct mallinfo2 mi = mallinfo2();
@@ -239,6 +233,8 @@ double stream_read_gbps(const Matrix& m, std::size_t repeat) {
   return rates[rates.size() / 2];
 }
 
+}  // namespace
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
@@ -250,6 +246,8 @@ double percentile(std::vector<double> v, double p) {
   const auto i = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
   return v[std::min(i, v.size() - 1)];
 }
+
+namespace {
 
 double recall(const std::vector<std::uint32_t>& found, const Truth& truth, std::size_t queries) {
   std::size_t hits = 0;
@@ -468,8 +466,11 @@ json run_scaling(const Config& cfg, const json& datasets) {
   return out;
 }
 
+}  // namespace
+
 // ── output ──────────────────────────────────────────────────────────────────────────────────
 
+namespace {
 std::string first_line_of(const std::string& path, const std::string& prefix) {
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
@@ -482,6 +483,8 @@ std::string first_line_of(const std::string& path, const std::string& prefix) {
   }
   return "unknown";
 }
+
+}  // namespace
 
 json machine(const Config& cfg) {
   json m;
@@ -503,11 +506,13 @@ json machine(const Config& cfg) {
   return m;
 }
 
-std::string fmt(double v, int digits = 1) {
+std::string fmt(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
   return buf;
 }
+
+namespace {
 
 std::string opt_s(const json& r, const char* key, int digits = 2) {
   return r.contains(key) ? fmt(r[key].get<double>(), digits) + " s" : "–";
@@ -731,7 +736,10 @@ Config parse_args(int argc, char** argv) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--datasets") c.datasets = split(next());
+    if (a == "--datasets") {
+      c.datasets = split(next());
+      c.datasets_given = true;
+    }
     else if (a == "--engines") c.engines = split(next());
     else if (a == "--ef") c.efs = parse_sizes(next());
     else if (a == "--n") c.n = std::stoul(next());
@@ -747,6 +755,16 @@ Config parse_args(int argc, char** argv) {
     else if (a == "--cache") c.cache = next();
     else if (a == "--m") c.params.m = std::stoul(next());
     else if (a == "--ef-construction") c.params.ef_construction = std::stoul(next());
+    else if (a == "--filtered") c.filtered = true;
+    else if (a == "--filter-ef") {
+      for (const auto& item : split(next())) {
+        const auto eq = item.find('=');
+        if (eq == std::string::npos) c.filter_ef[""] = std::stoul(item);
+        else c.filter_ef[item.substr(0, eq)] = std::stoul(item.substr(eq + 1));
+      }
+    }
+    else if (a == "--filter-seed") c.filter_seed = std::stoull(next());
+    else if (a == "--overfetch-queries") c.overfetch_queries = std::stoul(next());
     else throw std::invalid_argument("unknown argument '" + a + "' (see the top of compare.cpp)");
   }
   if (c.efs.empty() || c.queries == 0 || c.threads == 0 || c.repeat == 0) {
@@ -758,6 +776,7 @@ Config parse_args(int argc, char** argv) {
 int run(int argc, char** argv) {
   const Config cfg = parse_args(argc, argv);
   fs::create_directories(cfg.out);
+  if (cfg.filtered) return run_filtered(cfg);
   json report;
   report["machine"] = machine(cfg);
   report["datasets"] = json::array();

@@ -8,9 +8,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace hnswstore {
+class Filter;
+}
 
 namespace hnswstore::bench {
 
@@ -30,6 +35,15 @@ struct BuildParams {
 };
 
 inline constexpr std::uint32_t kNoRow = 0xFFFFFFFFu;
+
+/// One predicate of a filtered search (bench/compare/filtered.cpp) in the two forms engines take:
+/// hnswstore's Filter over the metadata given to set_build_metadata, and the same predicate as a
+/// byte per row (allowed[row] != 0), for engines without metadata.
+struct FilterArg {
+  const Filter* filter = nullptr;               ///< nullptr: no filter (every row passes)
+  const std::uint8_t* allowed = nullptr;        ///< nullptr: every row passes
+  std::size_t exact_threshold = 0;              ///< hnswstore's SearchOptions::exact_threshold
+};
 
 class Engine {
  public:
@@ -64,6 +78,18 @@ class Engine {
   /// hnswstore only: gives every record a small metadata object ({"row": i, "tag": "..."})
   /// and makes searches return it; false if the engine has no metadata.
   virtual bool add_metadata() { return false; }
+  /// hnswstore only: the next build() gives row i the metadata object metadata[i] (in its bulk
+  /// upsert); false if the engine has no metadata.
+  virtual bool set_build_metadata(std::vector<nlohmann::json> metadata) {
+    (void)metadata;
+    return false;
+  }
+  /// The up to k nearest rows that pass `f`, nearest first, at the ef of set_ef; returns how
+  /// many were found (the other places of out get kNoRow). hnswstore uses f.filter and
+  /// f.exact_threshold; raw hnswlib walks its graph as hnswlib 0.8's filtered search does, with
+  /// f.allowed. Thread-safe like search(). Throws std::logic_error where unsupported.
+  virtual std::size_t search_filtered(const float* query, std::size_t k, const FilterArg& f,
+                                      std::uint32_t* out) const;
 };
 
 /// The engines that were compiled in (FAISS and usearch only when found at configure time).

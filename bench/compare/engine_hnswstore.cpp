@@ -1,5 +1,6 @@
 // hnswstore through its public API only: one namespace, ids "0", "1", ... (row numbers as
-// text), one bulk upsert, Namespace::search per query.
+// text), one bulk upsert (with metadata when set_build_metadata gave some), Namespace::search
+// per query (with SearchOptions::filter for search_filtered).
 #include <unistd.h>
 
 #include <charconv>
@@ -56,7 +57,13 @@ class HnswstoreEngine final : public Engine {
     ns_ = checked(store_->create_namespace("bench", options_), "create_namespace");
     std::vector<std::string> ids(rows.n);
     for (std::size_t i = 0; i < rows.n; ++i) ids[i] = std::to_string(i);
-    checked(ns_.upsert(ids, std::span<const float>(rows.data, rows.n * rows.dim)), "upsert");
+    if (!build_metadata_.empty() && build_metadata_.size() != rows.n) {
+      throw std::invalid_argument("set_build_metadata: " + std::to_string(build_metadata_.size()) +
+                                  " objects for " + std::to_string(rows.n) + " rows");
+    }
+    checked(ns_.upsert(ids, std::span<const float>(rows.data, rows.n * rows.dim),
+                       std::span<const Metadata>(build_metadata_)),
+            "upsert");
     n_ = rows.n;
     search_.include_metadata = false;
   }
@@ -66,14 +73,22 @@ class HnswstoreEngine final : public Engine {
   void search(const float* query, std::size_t k, std::uint32_t* out) const override {
     SearchOptions so = search_;
     so.k = k;
-    auto hits = ns_.search(std::span<const float>(query, options_.dimension), so);
-    if (!hits.has_value()) throw std::runtime_error("search: " + hits.status().to_string());
-    const auto& h = *hits;
-    for (std::size_t i = 0; i < k; ++i) {
-      std::uint32_t row = kNoRow;
-      if (i < h.size()) std::from_chars(h[i].id.data(), h[i].id.data() + h[i].id.size(), row);
-      out[i] = row;
-    }
+    run(so, query, k, out);
+  }
+
+  bool set_build_metadata(std::vector<nlohmann::json> metadata) override {
+    build_metadata_ = std::move(metadata);
+    return true;
+  }
+
+  std::size_t search_filtered(const float* query, std::size_t k, const FilterArg& f,
+                              std::uint32_t* out) const override {
+    SearchOptions so = search_;
+    so.k = k;
+    so.include_metadata = false;
+    if (f.filter != nullptr) so.filter = *f.filter;
+    so.exact_threshold = f.exact_threshold;
+    return run(so, query, k, out);
   }
 
   bool save(const std::string& /*dir*/) override {
@@ -110,6 +125,20 @@ class HnswstoreEngine final : public Engine {
   }
 
  private:
+  // One search; the row numbers of the hits into out[0, k) (kNoRow after the last); how many.
+  std::size_t run(const SearchOptions& so, const float* query, std::size_t k,
+                  std::uint32_t* out) const {
+    auto hits = ns_.search(std::span<const float>(query, options_.dimension), so);
+    if (!hits.has_value()) throw std::runtime_error("search: " + hits.status().to_string());
+    const auto& h = *hits;
+    for (std::size_t i = 0; i < k; ++i) {
+      std::uint32_t row = kNoRow;
+      if (i < h.size()) std::from_chars(h[i].id.data(), h[i].id.data() + h[i].id.size(), row);
+      out[i] = row;
+    }
+    return h.size();
+  }
+
   void open_store(bool read_only) {
     StoreOptions so;
     so.threads = threads_;
@@ -132,6 +161,7 @@ class HnswstoreEngine final : public Engine {
   unsigned builds_ = 0;
   NamespaceOptions options_;
   SearchOptions search_;
+  std::vector<Metadata> build_metadata_;
   std::filesystem::path dir_;
   std::unique_ptr<VectorStore> store_;
   Namespace ns_;
