@@ -553,9 +553,17 @@ class HnswIndex final : public VectorIndex {
       res.push_back({cur_dist, cur});
       if (res.size() >= ef) bound = cur_dist;
     }
+    std::size_t expansions = 0;
     while (!cand.empty()) {
       const Neighbor c = cand.front();
       if (c.distance > bound) break;
+      if constexpr (kFiltered) {
+        if (filter->max_expansions != 0 && ++expansions > filter->max_expansions) {
+          filter->gave_up = true;
+          out.clear();
+          return;
+        }
+      }
       std::pop_heap(cand.begin(), cand.end(), Farther{});
       cand.pop_back();
 

@@ -17,6 +17,13 @@ std::size_t json_heap_bytes(const Metadata& value) noexcept;
 
 class MetadataStore {
  public:
+  MetadataStore() = default;
+  // The payload index points at strings inside values_: a copy would point at the original's.
+  MetadataStore(const MetadataStore&) = delete;
+  MetadataStore& operator=(const MetadataStore&) = delete;
+  MetadataStore(MetadataStore&&) noexcept = default;
+  MetadataStore& operator=(MetadataStore&&) noexcept = default;
+
   /// The metadata of a live slot (an empty object when it has none).
   const Metadata& get(Slot slot) const {
     const Metadata& v = values_[slot];

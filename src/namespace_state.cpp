@@ -566,7 +566,7 @@ void NamespaceState::filtered_search(const float* query, const SearchOptions& o,
   thread_local std::vector<Slot> candidates;
   metadata_.index().plan(*o.filter.node(), slots, plan);
   FilterContext ctx{plan.indexed ? &plan.bits : nullptr, &plan.residual, &metadata_};
-  const SlotFilter filter{accept_slot, &ctx};
+  SlotFilter filter{accept_slot, &ctx};
   const SlotFilter* residual_filter = plan.residual.empty() ? nullptr : &filter;
 
   auto score_candidates = [&] {
@@ -620,7 +620,19 @@ void NamespaceState::filtered_search(const float* query, const SearchOptions& o,
   // ef / s nodes, twice the work at 50 %. sqrt(s): 0.99 at 10 %, 1.0-1.4x the work at 50 %.
   const auto ef_walk = std::max<std::size_t>(
       k, static_cast<std::size_t>(std::ceil(static_cast<double>(ef) * beam)));
+  // In automatic mode the walk gets the exact plan's cost as its budget: a walk that needs more
+  // (the matches lie far from the query, which the model cannot see) gives up and the matches
+  // are scored exactly, so that a search costs at most about twice the cheaper plan.
+  if (o.exact_threshold == 0) {
+    filter.max_expansions =
+        static_cast<std::size_t>(std::ceil(exact_work / walk_node_cost(dim))) + 1;
+  }
   index_->search(query, k, ef_walk, &filter, found);
+  if (filter.gave_up) {
+    filter.max_expansions = 0;
+    plan.indexed ? score_candidates() : score_all();
+    return;
+  }
   const std::size_t want = plan.exact() ? std::min(k, plan.count) : k;
   if (found.size() >= want) return;
   // The walk came up short (a region of matches it could not reach): finish exactly.

@@ -28,9 +28,13 @@ struct Neighbor {
 
 /// An extra predicate on slots that a search applies on top of "not deleted" (metadata
 /// filters plug in here). `accept(ctx, slot)` must be safe to call from several threads.
+/// A graph walk with a filter gives up after expanding `max_expansions` nodes (0 = never) and
+/// then sets `gave_up` (each search has its own SlotFilter, so the flag is not shared).
 struct SlotFilter {
   bool (*accept)(const void* ctx, Slot slot) = nullptr;
   const void* ctx = nullptr;
+  std::size_t max_expansions = 0;
+  mutable bool gave_up = false;
   bool operator()(Slot slot) const { return accept(ctx, slot); }
 };
 
