@@ -106,6 +106,7 @@ void Column<Key, Less>::remove(Key key, Slot slot) {
   if constexpr (std::is_pointer_v<Key>) {
     // The metadata holding the string is about to go: keep the order with a private copy.
     graveyard_.push_back(std::make_unique<std::string>(*keys_[at]));
+    graveyard_bytes_ += sizeof(std::string) + string_heap(graveyard_.back()->size());
     keys_[at] = graveyard_.back().get();
   }
   maybe_merge();
@@ -116,7 +117,9 @@ void Column<Key, Less>::maybe_merge() {
   const std::size_t pending = added_.size() + dead_.size();
   const auto limit = std::max<std::size_t>(
       256, static_cast<std::size_t>(4.0 * std::sqrt(static_cast<double>(keys_.size()))));
-  if (pending <= limit) return;
+  // Copies of removed long strings (text) must not outweigh the column: at most 2 bytes per
+  // entry on average.
+  if (pending <= limit && graveyard_bytes_ <= 2 * keys_.size() + 4096) return;
   std::vector<Key> keys;
   std::vector<Slot> slots;
   const std::size_t n = keys_.size() - dead_.size() + added_.size();
@@ -145,6 +148,7 @@ void Column<Key, Less>::maybe_merge() {
   added_.clear();
   dead_.clear();
   graveyard_.clear();
+  graveyard_bytes_ = 0;
 }
 
 template <class Key, class Less>
@@ -185,8 +189,7 @@ std::size_t Column<Key, Less>::bytes() const noexcept {
   std::size_t n = keys_.capacity() * sizeof(Key) + slots_.capacity() * sizeof(Slot) +
                   added_.capacity() * sizeof(Entry) + dead_.capacity() * sizeof(std::uint32_t) +
                   graveyard_.capacity() * sizeof(void*);
-  for (const auto& g : graveyard_) n += sizeof(std::string) + string_heap(g->size());
-  return n;
+  return n + graveyard_bytes_;
 }
 
 // ── PayloadIndex ────────────────────────────────────────────────────────────────────────────

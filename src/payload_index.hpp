@@ -100,6 +100,7 @@ class Column {
   std::vector<Entry> added_;          // sorted by (key, slot), not in main
   std::vector<std::uint32_t> dead_;   // sorted positions in main that were removed
   std::vector<std::unique_ptr<std::string>> graveyard_;  // copies for dead string keys
+  std::size_t graveyard_bytes_ = 0;
 };
 
 struct StringLess {

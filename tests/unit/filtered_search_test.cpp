@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <iostream>
 #include <iterator>
 #include <limits>
@@ -1216,6 +1217,57 @@ TEST(PayloadIndex, StatsCountIt) {
     std::size_t m = 0;
     for (const auto& md : mds) m += md["cat"] == 3 && md["r"].get<std::int64_t>() < 100;
     EXPECT_EQ(hits.size(), std::min<std::size_t>(10, m));
+  }
+}
+
+// The payload index's budget (issue 5): at most a quarter of the metadata's own bytes, for the
+// shapes applications use, also after churn (removes and replacements leave column buffers).
+TEST(PayloadIndex, CostsAtMostAQuarterOfTheMetadata) {
+  const std::size_t n = 20000;
+  const char* shapes[] = {"label and r", "unique 36-byte doc id", "RAG chunk", "unique number",
+                          "tags array"};
+  for (int shape = 0; shape < 5; ++shape) {
+    SCOPED_TRACE(shapes[shape]);
+    auto store = VectorStore::in_memory(one_thread());
+    Namespace ns = create(store, "b", IndexKind::kFlat, Metric::kL2);
+    std::mt19937_64 rng(11 + static_cast<unsigned>(shape));
+    auto make = [&](std::size_t i) {
+      char uuid[40];
+      std::snprintf(uuid, sizeof uuid, "%08x-%04x-%04x-%04x-%012llx",
+                    static_cast<unsigned>(rng()), static_cast<unsigned>(rng() & 0xffff),
+                    static_cast<unsigned>(rng() & 0xffff), static_cast<unsigned>(rng() & 0xffff),
+                    static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
+      switch (shape) {
+        case 0: return json{{"label", rng() % 10}, {"r", rng() % 10000}};
+        case 1: return json{{"doc_id", uuid}};
+        case 2:
+          return json{{"doc_id", uuid},
+                      {"source", "https://example.com/docs/" + std::to_string(rng() % 50)},
+                      {"page", rng() % 500},
+                      {"text", std::string(300, 'x')}};
+        case 3: return json{{"ts", static_cast<std::int64_t>(rng() % 1000000000) * 1000 +
+                                       static_cast<std::int64_t>(i)}};
+        default: return json{{"tags", {"t" + std::to_string(rng() % 20), "t" + std::to_string(rng() % 20)}}};
+      }
+    };
+    auto data = testing::embedding_like(n, 16, 5);
+    std::vector<std::string> ids;
+    std::vector<Metadata> mds;
+    for (std::size_t i = 0; i < n; ++i) {
+      ids.push_back("k" + std::to_string(i));
+      mds.push_back(make(i));
+    }
+    ASSERT_TRUE(ns.upsert(ids, data.data, mds).ok());
+    // Churn: a quarter of the records removed, another quarter's metadata replaced.
+    for (std::size_t i = 0; i < n; i += 4) ASSERT_TRUE(ns.remove(ids[i]).value_or(false));
+    for (std::size_t i = 1; i < n; i += 4) ASSERT_TRUE(ns.update_metadata(ids[i], make(i)).ok());
+    const NamespaceStats st = ns.stats();
+    const double ratio =
+        static_cast<double>(st.payload_index_bytes) / static_cast<double>(st.metadata_bytes);
+    std::cout << "[          ] " << shapes[shape] << ": metadata " << st.metadata_bytes
+              << " B, payload index " << st.payload_index_bytes << " B (" << 100 * ratio
+              << " %)\n";
+    EXPECT_LE(ratio, 0.25);
   }
 }
 
