@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "hnswstore/records.hpp"
@@ -36,8 +38,20 @@ class MetadataStore {
   Metadata set(Slot slot, Metadata value) {
     if (slot >= values_.size()) values_.resize(std::size_t{slot} + 1);
     if (value.is_object() && value.empty()) value = Metadata();
-    if (index_.live(slot)) index_.remove(slot, values_[slot]);
-    index_.add(slot, value);
+    const bool was_live = index_.live(slot);
+    if (was_live) index_.remove(slot, values_[slot]);
+    try {
+      index_.add(slot, value);
+    } catch (...) {
+      // Out of memory part-way: the index must not keep pointers into `value`, which dies
+      // with this call; put the old value back (best effort) and let the caller roll back.
+      try {
+        index_.remove(slot, value);
+        if (was_live) index_.add(slot, values_[slot]);
+      } catch (...) {
+      }
+      throw;
+    }
     return swap_in(slot, std::move(value));
   }
 
@@ -77,6 +91,21 @@ class MetadataStore {
   /// The metadata objects' estimated heap use (the payload index not included).
   std::size_t bytes() const noexcept { return bytes_; }
   std::size_t index_bytes() const noexcept { return index_.bytes(); }
+  /// How much the payload index may grow when these objects are stored (the memory quota).
+  template <class Range, class Get>
+  std::size_t index_growth_bytes(const Range& inputs, Get metadata_of, std::size_t slots) const {
+    std::map<std::string, std::size_t, std::less<>> values;
+    std::size_t records = 0;
+    for (const auto& in : inputs) {
+      const Metadata& m = metadata_of(in);
+      ++records;
+      if (!m.is_object()) continue;
+      for (const auto& [key, value] : m.items()) {
+        values[key] += value.is_array() ? value.size() : 1;
+      }
+    }
+    return index_.growth_bytes(values, records, slots);
+  }
   std::size_t memory_bytes() const noexcept {
     return values_.capacity() * sizeof(Metadata) + bytes_ + index_.bytes();
   }

@@ -245,7 +245,9 @@ Status NamespaceState::check_quota(const std::vector<Input>& batch, std::size_t&
     }
     // The slot-indexed tables grow geometrically too.
     std::size_t table_growth =
-        ids_.growth_bytes(slots_needed, live + new_ids) + metadata_.growth_bytes(slots_needed);
+        ids_.growth_bytes(slots_needed, live + new_ids) + metadata_.growth_bytes(slots_needed) +
+        metadata_.index_growth_bytes(
+            batch, [](const Input& in) -> const Metadata& { return in.metadata; }, slots_needed);
     if (options_.metric == Metric::kCosine && slots_needed > norms_.capacity()) {
       table_growth +=
           (std::max(slots_needed, 2 * norms_.capacity()) - norms_.capacity()) * sizeof(float);
@@ -410,9 +412,13 @@ Status NamespaceState::update_metadata(std::string_view id, Metadata metadata) {
   if (options_.memory_limit_bytes != 0) {
     const std::size_t old_bytes = json_heap_bytes(metadata_.get(*slot));
     const std::size_t new_bytes = json_heap_bytes(metadata);
-    const std::size_t projected =
-        memory_bytes_locked() + new_bytes - std::min(new_bytes, old_bytes);
-    if (new_bytes > old_bytes && projected > options_.memory_limit_bytes) {
+    const Metadata* const replacement[] = {&metadata};
+    const std::size_t index_growth = metadata_.index_growth_bytes(
+        replacement, [](const Metadata* m) -> const Metadata& { return *m; },
+        index_->slot_count());
+    const std::size_t now = memory_bytes_locked();
+    const std::size_t projected = now + new_bytes - std::min(new_bytes, old_bytes) + index_growth;
+    if (projected > options_.memory_limit_bytes && new_bytes + index_growth > old_bytes) {
       return Status::ResourceExhausted(
           "memory_limit_bytes: the new metadata would bring namespace '" + name_ + "' to about " +
           std::to_string(projected) + " bytes, over its quota of " +

@@ -271,6 +271,25 @@ std::size_t PayloadIndex::bytes() const noexcept {
   return n;
 }
 
+std::size_t PayloadIndex::growth_bytes(
+    const std::map<std::string, std::size_t, std::less<>>& values, std::size_t records,
+    std::size_t slots) const {
+  std::size_t n = slots / 8 + 64;  // the live bitmap
+  for (const auto& [key, count] : values) {
+    // Each value (and each record's presence) lands in a column's addition buffer (16 bytes an
+    // entry), whose capacity may double, and a merge moves the buffer into main arrays (12).
+    // The buffer of every column the field uses may have to grow once to its limit.
+    const std::size_t entries = count + records;
+    const auto limit = std::max<std::size_t>(
+        256, static_cast<std::size_t>(4.0 * std::sqrt(static_cast<double>(slots + entries))));
+    n += entries * (2 * 16 + 12) + 4 * 2 * limit * 16;
+    if (fields_.find(key) == fields_.end()) {
+      n += kTreeNode + sizeof(std::string) + string_heap(key.size()) + sizeof(Field);
+    }
+  }
+  return n;
+}
+
 void PayloadIndex::complement(SlotBits& bits) const {
   std::uint64_t* w = bits.data();
   const std::uint64_t* l = live_.data();

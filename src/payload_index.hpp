@@ -124,6 +124,12 @@ class PayloadIndex {
   /// Estimated heap bytes (libstdc++ node and vector sizes, as json_heap_bytes).
   std::size_t bytes() const noexcept;
 
+  /// An upper bound of how much bytes() can grow when objects with these top-level fields are
+  /// added: `values[field]` counts the field's values (array elements count one each) and
+  /// `records` the objects (the memory quota's projection).
+  std::size_t growth_bytes(const std::map<std::string, std::size_t, std::less<>>& values,
+                           std::size_t records, std::size_t slots) const;
+
  private:
   struct Field {
     Column<std::string*, StringLess> strings;  // really const; Column needs one key type
