@@ -17,125 +17,19 @@
 #include <vector>
 
 #include "datasets.hpp"
+#include "filter_model.hpp"
 #include "hnswstore/hnswstore.hpp"
 #include "test_dir.hpp"
 
 namespace hnswstore {
 namespace {
 
+using testing::naive_matches;  // filter_model.hpp
+
 using json = nlohmann::json;
 using testing::TempDir;
 
 json J(std::string_view text) { return json::parse(text); }
-
-// ── the naive filter model (same semantics as filter_test.cpp's) ────────────────────────────
-
-int compare_integers(const json& a, const json& b) {
-  const bool au = a.is_number_unsigned(), bu = b.is_number_unsigned();
-  if (au && bu) {
-    const auto x = a.get<std::uint64_t>(), y = b.get<std::uint64_t>();
-    return x < y ? -1 : (x > y ? 1 : 0);
-  }
-  if (!au && !bu) {
-    const auto x = a.get<std::int64_t>(), y = b.get<std::int64_t>();
-    return x < y ? -1 : (x > y ? 1 : 0);
-  }
-  if (au) {
-    const auto y = b.get<std::int64_t>();
-    if (y < 0) return 1;
-    const auto x = a.get<std::uint64_t>();
-    const auto yu = static_cast<std::uint64_t>(y);
-    return x < yu ? -1 : (x > yu ? 1 : 0);
-  }
-  return -compare_integers(b, a);
-}
-
-bool naive_compare(const json& stored, const std::string& op, const json& operand) {
-  int c = 0;
-  if (stored.is_number() && operand.is_number()) {
-    if (stored.is_number_integer() && operand.is_number_integer()) {
-      c = compare_integers(stored, operand);
-    } else {
-      const double x = stored.get<double>(), y = operand.get<double>();
-      c = x < y ? -1 : (x > y ? 1 : 0);
-    }
-  } else if (stored.is_string() && operand.is_string()) {
-    const int r = stored.get_ref<const std::string&>().compare(operand.get_ref<const std::string&>());
-    c = r < 0 ? -1 : (r > 0 ? 1 : 0);
-  } else if (stored.is_boolean() && operand.is_boolean()) {
-    return op == "$eq" && stored.get<bool>() == operand.get<bool>();
-  } else {
-    return false;
-  }
-  if (op == "$eq") return c == 0;
-  if (op == "$gt") return c > 0;
-  if (op == "$gte") return c >= 0;
-  if (op == "$lt") return c < 0;
-  if (op == "$lte") return c <= 0;
-  ADD_FAILURE() << "unexpected operator " << op;
-  return false;
-}
-
-const json* naive_resolve(const json& metadata, const std::string& path) {
-  const json* cur = &metadata;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = path.find('.', start);
-    const std::string key =
-        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!cur->is_object()) return nullptr;
-    auto it = cur->find(key);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-    if (dot == std::string::npos) return cur;
-    start = dot + 1;
-  }
-}
-
-bool naive_op(const json* value, const std::string& op, const json& operand) {
-  if (op == "$exists") return (value != nullptr) == operand.get<bool>();
-  if (op == "$ne") return !naive_op(value, "$eq", operand);
-  if (op == "$nin") return !naive_op(value, "$in", operand);
-  if (op == "$in") {
-    for (const json& o : operand) {
-      if (naive_op(value, "$eq", o)) return true;
-    }
-    return false;
-  }
-  if (value == nullptr) return false;
-  if (value->is_array()) {
-    for (const json& e : *value) {
-      if (e.is_array() || e.is_object() || e.is_null()) continue;
-      if (naive_compare(e, op, operand)) return true;
-    }
-    return false;
-  }
-  if (value->is_object() || value->is_null()) return false;
-  return naive_compare(*value, op, operand);
-}
-
-bool naive_matches(const json& filter, const json& metadata) {
-  for (const auto& [key, v] : filter.items()) {
-    bool ok = true;
-    if (key == "$and") {
-      for (const json& f : v) ok = ok && naive_matches(f, metadata);
-    } else if (key == "$or") {
-      ok = false;
-      for (const json& f : v) ok = ok || naive_matches(f, metadata);
-    } else if (key == "$not") {
-      ok = !naive_matches(v, metadata);
-    } else {
-      const json* value = naive_resolve(metadata, key);
-      if (v.is_object()) {
-        for (const auto& [op, operand] : v.items()) ok = ok && naive_op(value, op, operand);
-      } else {
-        ok = naive_op(value, "$eq", v);
-      }
-    }
-    if (!ok) return false;
-  }
-  return true;
-}
 
 // Whether the filter reads only top-level fields that always hold scalars here (cat, r, s, u,
 // zz): those the payload index counts (docs/filters.md).
