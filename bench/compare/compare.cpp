@@ -76,6 +76,19 @@ namespace {
 const Clock::time_point g_start = Clock::now();
 }  // namespace
 
+void keep_other_datasets(const std::string& file, const Config& cfg, json& report) {
+  std::ifstream in(file);
+  if (!in) return;
+  const json old = json::parse(in);
+  for (const auto& d : old.value("datasets", json::array())) {
+    const std::string name = d["name"];
+    if (std::find(cfg.datasets.begin(), cfg.datasets.end(), name) == cfg.datasets.end()) {
+      report["datasets"].push_back(d);
+      progress(name + ": kept from the existing " + fs::path(file).filename().string());
+    }
+  }
+}
+
 void progress(const std::string& what) {
   std::fprintf(stderr, "[%7.1f s] %s\n", seconds_since(g_start), what.c_str());
 }
@@ -780,19 +793,7 @@ int run(int argc, char** argv) {
   json report;
   report["machine"] = machine(cfg);
   report["datasets"] = json::array();
-  if (cfg.merge) {
-    std::ifstream in(fs::path(cfg.out) / "compare.json");
-    if (in) {
-      const json old = json::parse(in);
-      for (const auto& d : old.value("datasets", json::array())) {
-        const std::string name = d["name"];
-        if (std::find(cfg.datasets.begin(), cfg.datasets.end(), name) == cfg.datasets.end()) {
-          report["datasets"].push_back(d);
-          progress(name + ": kept from the existing compare.json");
-        }
-      }
-    }
-  }
+  if (cfg.merge) keep_other_datasets((fs::path(cfg.out) / "compare.json").string(), cfg, report);
   for (const auto& name : cfg.datasets) {
     auto d = load_dataset(name, cfg);
     if (!d) {

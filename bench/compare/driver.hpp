@@ -98,6 +98,10 @@ double percentile(std::vector<double> v, double p);
 // CPU, cores, memory, compiler, flags, threads, repeat, HNSW parameters, date.
 json machine(const Config& cfg);
 
+// --merge: appends to report["datasets"] the data sets of an earlier report at `file` that this
+// run does not measure.
+void keep_other_datasets(const std::string& file, const Config& cfg, json& report);
+
 // The --filtered mode: filtered search against its baselines (filtered.cpp). Returns the exit
 // code: 1 when a search broke an invariant.
 int run_filtered(const Config& cfg);

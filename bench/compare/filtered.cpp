@@ -681,19 +681,7 @@ int run_filtered(const Config& cfg_in) {
   report["machine"] = machine(cfg);
   report["datasets"] = json::array();
   const fs::path json_file = fs::path(cfg.out) / "filtered.json";
-  if (cfg.merge) {
-    std::ifstream in(json_file);
-    if (in) {
-      const json old = json::parse(in);
-      for (const auto& d : old.value("datasets", json::array())) {
-        const std::string name = d["name"];
-        if (std::find(cfg.datasets.begin(), cfg.datasets.end(), name) == cfg.datasets.end()) {
-          report["datasets"].push_back(d);
-          progress(name + ": kept from the existing filtered.json");
-        }
-      }
-    }
-  }
+  if (cfg.merge) keep_other_datasets(json_file.string(), cfg, report);
   Violations violations;
   for (const auto& name : cfg.datasets) {
     auto d = load_dataset(name, cfg);
