@@ -921,7 +921,8 @@ std::string encode_config(const NamespaceConfig& c) {
          {{"m", o.hnsw.m},
           {"ef_construction", o.hnsw.ef_construction},
           {"ef_search", o.hnsw.ef_search},
-          {"seed", o.hnsw.seed}}},
+          {"seed", o.hnsw.seed},
+          {"graph_threshold", o.hnsw.graph_threshold}}},
         {"max_elements", o.max_elements},
         {"memory_limit_bytes", o.memory_limit_bytes}}},
       {"files",
@@ -1012,6 +1013,14 @@ Status decode_config(std::string_view bytes, std::string_view file, NamespaceCon
   opt.hnsw.ef_search = v;
   if (Status s = fx.number(*h, "seed", "options.hnsw.seed", v); !s.ok()) return s;
   opt.hnsw.seed = v;
+  // Added in 0.x without a format change: files written before it hold none (automatic).
+  opt.hnsw.graph_threshold = 0;
+  if (h->contains("graph_threshold")) {
+    if (Status s = fx.number(*h, "graph_threshold", "options.hnsw.graph_threshold", v); !s.ok()) {
+      return s;
+    }
+    opt.hnsw.graph_threshold = v;
+  }
   if (Status s = fx.number(*o, "max_elements", "options.max_elements", v); !s.ok()) return s;
   opt.max_elements = v;
   if (Status s = fx.number(*o, "memory_limit_bytes", "options.memory_limit_bytes", v); !s.ok()) {

@@ -202,6 +202,7 @@ class HnswIndex final : public VectorIndex {
 
   std::size_t slot_count() const override { return internal_of_slot_.size(); }
   std::size_t capacity() const override { return hnsw_ ? hnsw_->max_elements_ : 0; }
+  bool has_graph() const override { return true; }
 
   void reserve(std::size_t slots) override {
     if (slots <= capacity()) return;
@@ -249,7 +250,9 @@ class HnswIndex final : public VectorIndex {
     reserve(old_count + new_slots);
     internal_of_slot_.resize(old_count + new_slots, kNoInternal);
 
-    threads = std::min(resolve_threads(threads), std::max<std::size_t>(inserts.size() / 64, 1));
+    // Small batches too: the namespace writes in chunks of a few milliseconds (bounded exclusive
+    // sections), and an insert is long (0.1-1 ms) against starting a thread (~20 µs).
+    threads = std::min(resolve_threads(threads), std::max<std::size_t>(inserts.size() / 8, 1));
     insert_threads_ = std::max(insert_threads_, threads);
     std::atomic<std::size_t> upper_bytes{0};
     try {
@@ -618,6 +621,16 @@ class HnswIndex final : public VectorIndex {
 
 std::unique_ptr<VectorIndex> make_hnsw_index(const NamespaceOptions& options) {
   return std::make_unique<HnswIndex>(options);
+}
+
+// Measured with bench/graph_threshold (docs/performance.md, "Small namespaces"): the largest
+// power of two at which the exact scan is still no slower than hnswlib's graph search at the
+// default parameters (k 10, ef 50). The scan's cost grows with n * dimension, the graph's far
+// more slowly, so the crossover moves down as the dimension grows: ~2,700 records at 64
+// dimensions, ~2,200 at 128, ~1,400 at 384, ~1,300 at 784.
+std::size_t graph_threshold(const NamespaceOptions& options) noexcept {
+  if (options.hnsw.graph_threshold != 0) return options.hnsw.graph_threshold;
+  return options.dimension <= 256 ? 2048 : 1024;
 }
 
 }  // namespace detail

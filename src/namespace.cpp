@@ -21,6 +21,17 @@ auto guarded(Fn&& fn) -> decltype(fn()) {
     return Status::Internal(e.what());
   }
 }
+// A write may have grown (or loaded) the namespace: with a memory budget, the store unloads
+// others until the loaded ones fit again (docs/index.md, "Memory budget").
+template <class Fn>
+auto write_guarded(detail::NamespaceState& state, Fn&& fn) -> decltype(fn()) {
+  auto result = guarded(std::forward<Fn>(fn));
+  (void)guarded([&] {  // only an allocation can fail in there; the write itself is done
+    state.charge_budget();
+    return Status::Ok();
+  });
+  return result;
+}
 const std::string kNoName;
 const NamespaceOptions kNoOptions;
 }  // namespace
@@ -34,20 +45,20 @@ Namespace::operator bool() const { return state_ && !state_->dropped(); }
 
 Status Namespace::upsert(std::string_view id, std::span<const float> vector, Metadata metadata) {
   if (!state_) return empty_handle();
-  return guarded([&] { return state_->upsert(id, vector, std::move(metadata)); });
+  return write_guarded(*state_, [&] { return state_->upsert(id, vector, std::move(metadata)); });
 }
 Status Namespace::upsert(std::span<const Record> records) {
   if (!state_) return empty_handle();
-  return guarded([&] { return state_->upsert(records); });
+  return write_guarded(*state_, [&] { return state_->upsert(records); });
 }
 Status Namespace::upsert(std::span<const std::string> ids, std::span<const float> vectors,
                          std::span<const Metadata> metadata) {
   if (!state_) return empty_handle();
-  return guarded([&] { return state_->upsert(ids, vectors, metadata); });
+  return write_guarded(*state_, [&] { return state_->upsert(ids, vectors, metadata); });
 }
 Status Namespace::update_metadata(std::string_view id, Metadata metadata) {
   if (!state_) return empty_handle();
-  return guarded([&] { return state_->update_metadata(id, std::move(metadata)); });
+  return write_guarded(*state_, [&] { return state_->update_metadata(id, std::move(metadata)); });
 }
 Status Namespace::save() {
   if (!state_) return empty_handle();
@@ -55,11 +66,11 @@ Status Namespace::save() {
 }
 Result<bool> Namespace::remove(std::string_view id) {
   if (!state_) return empty_handle();
-  return guarded([&] { return state_->remove(id); });
+  return write_guarded(*state_, [&] { return state_->remove(id); });
 }
 Result<std::size_t> Namespace::remove(const Filter& filter) {
   if (!state_) return empty_handle();
-  return guarded([&] { return state_->remove(filter); });
+  return write_guarded(*state_, [&] { return state_->remove(filter); });
 }
 Result<std::vector<Record>> Namespace::scan(const Filter& filter, std::size_t limit,
                                             std::size_t offset) const {
@@ -87,7 +98,7 @@ Status Namespace::set_ef_search(std::size_t ef) {
 }
 Status Namespace::compact() {
   if (!state_) return empty_handle();
-  return guarded([&] { return state_->compact(); });
+  return write_guarded(*state_, [&] { return state_->compact(); });
 }
 NamespaceStats Namespace::stats() const {
   return state_ ? state_->stats() : NamespaceStats{};

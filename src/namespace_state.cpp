@@ -27,6 +27,10 @@ namespace hnswstore::detail {
 StoreContext::StoreContext(StoreOptions o, std::filesystem::path directory)
     : options(std::move(o)), threads(resolve_threads(options.threads)), dir(std::move(directory)) {
   if (!dir.empty()) env = options.env ? options.env : Env::posix();
+  // An in-memory store cannot unload (nothing to load again from): the budget needs a directory.
+  if (!dir.empty() && options.memory_budget_bytes > 0) {
+    budget = std::make_shared<MemoryBudget>(options.memory_budget_bytes);
+  }
 }
 
 void StoreContext::log(LogLevel level, std::string_view message) const {
@@ -56,8 +60,11 @@ float normalize_into(const float* v, std::size_t dim, float* out) {
   return static_cast<float>(norm);
 }
 
-std::unique_ptr<VectorIndex> make_index(const NamespaceOptions& o) {
-  return o.index == IndexKind::kFlat ? make_flat_index(o) : make_hnsw_index(o);
+// The index a namespace of `records` records is served with: an HNSW namespace below its graph
+// threshold is scanned exactly (no hnswlib index, whose lock table alone is 2.5 MiB).
+std::unique_ptr<VectorIndex> make_index(const NamespaceOptions& o, std::size_t records) {
+  const bool graph = o.index == IndexKind::kHnsw && records >= graph_threshold(o);
+  return graph ? make_hnsw_index(o) : make_flat_index(o);
 }
 
 Status from_exception(const std::exception& e) {
@@ -77,7 +84,7 @@ NamespaceState::NamespaceState(std::string name, NamespaceOptions options,
       options_(options),
       context_(std::move(context)),
       created_(utc_now()),
-      index_(make_index(options_)) {
+      index_(make_index(options_, 0)) {
   dirty_ = true;
 }
 
@@ -86,7 +93,7 @@ NamespaceState::NamespaceState(NamespaceConfig config, std::shared_ptr<const Sto
       options_(config.options),
       context_(std::move(context)),
       created_(config.created),
-      index_(make_index(options_)) {
+      index_(make_index(options_, 0)) {
   loaded_.store(false, std::memory_order_relaxed);
   live_.store(static_cast<std::size_t>(config.count), std::memory_order_relaxed);
   last_generation_ = config.generation;
@@ -195,7 +202,7 @@ Status NamespaceState::upsert(std::span<const std::string> ids, std::span<const 
 
 std::size_t NamespaceState::chunk_size() const noexcept {
   // Bounded exclusive sections: a chunk of HNSW inserts takes a few milliseconds.
-  if (options_.index == IndexKind::kFlat) return 16384;
+  if (!index_->has_graph()) return 16384;
   return std::max<std::size_t>(256, 128 * context_->threads);
 }
 
@@ -221,27 +228,35 @@ Status NamespaceState::check_quota(const std::vector<Input>& batch, std::size_t&
   }
   if (options_.memory_limit_bytes != 0) {
     const std::size_t reused = std::min(new_ids, free_slots_.size());
-    const std::size_t slots_needed = next_slot_ + (new_ids - reused);
+    // Reaching the graph threshold replaces the flat index by a graph of every live record
+    // (apply() builds it first; tombstones are dropped).
+    const bool promote = needs_graph(new_ids);
+    const bool graph = promote || index_->has_graph();
+    const std::size_t slots_needed = promote ? live + new_ids : next_slot_ + (new_ids - reused);
+    const std::size_t per_slot =
+        options_.dimension * sizeof(float) +
+        (graph ? (2 * options_.hnsw.m + 1) * 4 + 8 + sizeof(void*) + sizeof(int) + 40 + 2 + 4
+               : 1);
     std::size_t index_growth = 0;
-    if (slots_needed > index_->capacity()) {
+    std::size_t index_released = 0;
+    if (promote) {
+      // A scratch graph of the capacity apply() reserves, and hnswlib's fixed lock table.
+      index_growth = grown_capacity(live, slots_needed) * per_slot + 65536 * 40;
+      index_released = index_->memory_bytes();
+    } else if (slots_needed > index_->capacity()) {
       // Size a scratch index of the capacity the growth policy would pick.
       const std::size_t cap = grown_capacity(index_->capacity(), slots_needed);
-      const std::size_t per_slot =
-          options_.dimension * sizeof(float) +
-          (options_.index == IndexKind::kHnsw
-               ? (2 * options_.hnsw.m + 1) * 4 + 8 + sizeof(void*) + sizeof(int) + 40 + 2 + 4
-               : 1);
       index_growth = (cap - index_->capacity()) * per_slot;
-      if (options_.index == IndexKind::kHnsw && index_->capacity() == 0) {
-        index_growth += 65536 * 40;  // hnswlib's fixed lock table
-      }
     }
     // A new HNSW node draws its level at random: P(level >= l) = m^-l, each upper level costs
-    // one link list. Projected: twice the expected upper bytes per new id, plus room for one
-    // node of level 4 (exceeding that has a probability of about m^-5 per insert).
-    if (options_.index == IndexKind::kHnsw && new_ids > 0) {
+    // one link list. Projected: twice the expected upper bytes per new node (every record is new
+    // to a graph being built), plus room for one node of level 4 (exceeding that has a
+    // probability of about m^-5 per insert).
+    const std::size_t new_nodes = promote ? live + new_ids : new_ids;
+    if (graph && new_nodes > 0) {
       const std::size_t list = options_.hnsw.m * 4 + 4;
-      index_growth += 2 * new_ids * list / std::max<std::size_t>(options_.hnsw.m - 1, 1) + 4 * list;
+      index_growth +=
+          2 * new_nodes * list / std::max<std::size_t>(options_.hnsw.m - 1, 1) + 4 * list;
     }
     // The slot-indexed tables grow geometrically too.
     std::size_t table_growth =
@@ -252,8 +267,9 @@ Status NamespaceState::check_quota(const std::vector<Input>& batch, std::size_t&
       table_growth +=
           (std::max(slots_needed, 2 * norms_.capacity()) - norms_.capacity()) * sizeof(float);
     }
-    const std::size_t projected = memory_bytes_locked() + index_growth + table_growth +
-                                  record_bytes - std::min(record_bytes, released_bytes);
+    const std::size_t projected = memory_bytes_locked() - index_released + index_growth +
+                                  table_growth + record_bytes -
+                                  std::min(record_bytes, released_bytes);
     if (projected > options_.memory_limit_bytes) {
       return Status::ResourceExhausted("memory_limit_bytes: the upsert would bring namespace '" +
                                        name_ + "' to about " + std::to_string(projected) +
@@ -278,16 +294,22 @@ Slot NamespaceState::allocate_slot() {
 
 Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
   if (Status s = writable(); !s.ok()) return s;
-  if (Status s = ensure_loaded(); !s.ok()) return s;
-  std::unique_lock<std::mutex> writer(write_mutex_);
-  if (dropped()) return not_found();
+  std::unique_lock<std::mutex> writer;
+  if (Status s = lock_writer(writer); !s.ok()) return s;
   std::size_t new_ids = 0;  // ids of the batch not yet in the namespace
   if (Status s = check_quota(batch, new_ids); !s.ok()) return s;
   // An HNSW graph that is mostly tombstones is slow to insert into (hnswlib's construction
   // search walks tombstones without counting them), so it is rebuilt from the live records
   // first; that also gives the tombstones' memory back.
   const std::size_t live = live_.load(std::memory_order_relaxed);
-  if (options_.index == IndexKind::kHnsw && free_slots_.size() >= 64 && free_slots_.size() > live) {
+  if (needs_graph(new_ids)) {
+    // The batch brings a scanned namespace to its graph threshold: the graph of the records it
+    // has is built first (searches go on against the scan meanwhile), then the batch goes in.
+    context_->log(LogLevel::kDebug, "namespace '" + name_ + "': " + std::to_string(live) + " + " +
+                                        std::to_string(new_ids) +
+                                        " records reach the graph threshold; building the graph");
+    if (Status s = rebuild_locked(true, "graph"); !s.ok()) return s;
+  } else if (index_->has_graph() && free_slots_.size() >= 64 && free_slots_.size() > live) {
     context_->log(LogLevel::kDebug, "namespace '" + name_ + "': compacting " +
                                         std::to_string(free_slots_.size()) +
                                         " tombstones before an upsert");
@@ -308,9 +330,14 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
   }
 
   Undo undo;
-  const std::size_t chunk = chunk_size();
-  for (std::size_t begin = 0; begin < batch.size(); begin += chunk) {
+  // Searches wait while a chunk is written: each chunk is sized from the time the previous ones
+  // took per record so that it holds the lock for about kExclusiveTarget (an HNSW insert slows
+  // down as the graph grows; a flat write is a copy).
+  using Clock = std::chrono::steady_clock;
+  std::size_t chunk = index_->has_graph() ? 8 * context_->threads : 1024;
+  for (std::size_t begin = 0; begin < batch.size();) {
     const std::size_t end = std::min(batch.size(), begin + chunk);
+    const auto start = Clock::now();
     {
       std::unique_lock<RwLock> exclusive(mutex_);
       Status s = apply_chunk(batch, begin, end, undo);
@@ -320,9 +347,22 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
       }
       dirty_ = true;
     }
+    chunk = next_chunk(chunk, end - begin, Clock::now() - start);
+    begin = end;
     if (report_progress) context_->progress("upsert", end, batch.size());
   }
   return Status::Ok();
+}
+
+std::size_t NamespaceState::next_chunk(std::size_t chunk, std::size_t written,
+                                       std::chrono::steady_clock::duration took) noexcept {
+  const double seconds = std::chrono::duration<double>(took).count();
+  if (written < chunk || seconds <= 0.0) return chunk;  // the last chunk, or too fast to time
+  const double per_record = seconds / static_cast<double>(written);
+  const double target = std::chrono::duration<double>(kExclusiveTarget).count();
+  const auto fit = static_cast<std::size_t>(target / per_record);
+  // At most double per step (one fast chunk is no proof), and within [8, 65536].
+  return std::clamp<std::size_t>(std::min(fit, 2 * chunk), 8, 65536);
 }
 
 Status NamespaceState::apply_chunk(std::vector<Input>& batch, std::size_t begin, std::size_t end,
@@ -404,9 +444,8 @@ Status NamespaceState::update_metadata(std::string_view id, Metadata metadata) {
   if (Status s = check_id(id, "id"); !s.ok()) return s;
   if (Status s = normalize_metadata(metadata, "metadata"); !s.ok()) return s;
   if (Status s = writable(); !s.ok()) return s;
-  if (Status s = ensure_loaded(); !s.ok()) return s;
-  std::unique_lock<std::mutex> writer(write_mutex_);
-  if (dropped()) return not_found();
+  std::unique_lock<std::mutex> writer;
+  if (Status s = lock_writer(writer); !s.ok()) return s;
   const auto slot = ids_.find(id);
   if (!slot) return Status::NotFound("id: no record with id '" + std::string(id) + "'");
   if (options_.memory_limit_bytes != 0) {
@@ -438,17 +477,17 @@ Status NamespaceState::update_metadata(std::string_view id, Metadata metadata) {
 Result<bool> NamespaceState::remove(std::string_view id) {
   if (Status s = check_id(id, "id"); !s.ok()) return s;
   if (Status s = writable(); !s.ok()) return s;
-  if (Status s = ensure_loaded(); !s.ok()) return s;
-  std::unique_lock<std::mutex> writer(write_mutex_);
-  if (dropped()) return not_found();
+  std::unique_lock<std::mutex> writer;
+  if (Status s = lock_writer(writer); !s.ok()) return s;
   const auto slot = ids_.find(id);
   if (!slot) return false;
+  // Exclusive before the reserve: stats() reads free_slots_'s capacity under the shared lock.
+  std::unique_lock<RwLock> exclusive(mutex_);
   try {
-    free_slots_.reserve(free_slots_.size() + 1);
+    free_slots_.reserve(free_slots_.size() + 1);  // the only allocation: nothing changed yet
   } catch (const std::exception& e) {
     return from_exception(e);
   }
-  std::unique_lock<RwLock> exclusive(mutex_);
   index_->remove(*slot);
   ids_.erase(*slot);
   metadata_.clear(*slot);
@@ -471,9 +510,8 @@ std::vector<float> NamespaceState::stored_vector(Slot slot) const {
 
 Result<Record> NamespaceState::get(std::string_view id) const {
   if (Status s = check_id(id, "id"); !s.ok()) return s;
-  if (Status s = ensure_loaded(); !s.ok()) return s;
-  std::shared_lock<RwLock> lock(mutex_);
-  if (dropped()) return not_found();
+  std::shared_lock<RwLock> lock;
+  if (Status s = lock_loaded(lock); !s.ok()) return s;
   const auto slot = ids_.find(id);
   if (!slot) return Status::NotFound("id: no record with id '" + std::string(id) + "'");
   try {
@@ -484,9 +522,9 @@ Result<Record> NamespaceState::get(std::string_view id) const {
 }
 
 bool NamespaceState::contains(std::string_view id) const {
-  if (!ensure_loaded().ok()) return false;
-  std::shared_lock<RwLock> lock(mutex_);
-  return !dropped() && ids_.find(id).has_value();
+  std::shared_lock<RwLock> lock;
+  if (!lock_loaded(lock).ok()) return false;
+  return ids_.find(id).has_value();
 }
 
 void NamespaceState::search_locked(const float* query, const SearchOptions& o,
@@ -584,7 +622,7 @@ void NamespaceState::filtered_search(const float* query, const SearchOptions& o,
   auto score_all = [&] { exact_search(*index_, options_.metric, dim, query, k, &filter, found); };
 
   if (plan.indexed && plan.count == 0) return;
-  if (options_.index == IndexKind::kFlat) {
+  if (!index_->has_graph()) {
     plan.indexed ? score_candidates() : score_all();
     return;
   }
@@ -673,12 +711,13 @@ void NamespaceState::matching_slots(const Filter& filter, std::vector<Slot>& out
 Result<std::size_t> NamespaceState::remove(const Filter& filter) {
   if (!filter.status().ok()) return filter.status();
   if (Status s = writable(); !s.ok()) return s;
-  if (Status s = ensure_loaded(); !s.ok()) return s;
-  std::unique_lock<std::mutex> writer(write_mutex_);
-  if (dropped()) return not_found();
+  std::unique_lock<std::mutex> writer;
+  if (Status s = lock_writer(writer); !s.ok()) return s;
   std::vector<Slot> doomed;
   try {
     matching_slots(filter, doomed);  // only writers change what it reads, and we are the writer
+    // Exclusive for the reserve: stats() reads free_slots_'s capacity under the shared lock.
+    std::unique_lock<RwLock> exclusive(mutex_);
     free_slots_.reserve(free_slots_.size() + doomed.size());
   } catch (const std::exception& e) {
     return from_exception(e);
@@ -704,10 +743,9 @@ Result<std::size_t> NamespaceState::remove(const Filter& filter) {
 Result<std::vector<Record>> NamespaceState::scan(const Filter& filter, std::size_t limit,
                                                  std::size_t offset) const {
   if (!filter.status().ok()) return filter.status();
-  if (Status s = ensure_loaded(); !s.ok()) return s;
   try {
-    std::shared_lock<RwLock> lock(mutex_);
-    if (dropped()) return not_found();
+    std::shared_lock<RwLock> lock;
+    if (Status s = lock_loaded(lock); !s.ok()) return s;
     std::vector<Slot> slots;
     matching_slots(filter, slots);
     std::vector<std::pair<std::string_view, Slot>> order;
@@ -732,12 +770,11 @@ Result<std::vector<Hit>> NamespaceState::search(std::span<const float> query,
                                                 const SearchOptions& o) const {
   if (Status s = check_search_options(o); !s.ok()) return s;
   if (Status s = check_vector(query, options_, "query"); !s.ok()) return s;
-  if (Status s = ensure_loaded(); !s.ok()) return s;
   try {
     thread_local std::vector<Neighbor> found;  // no allocation per query
     std::vector<Hit> hits;
-    std::shared_lock<RwLock> lock(mutex_);
-    if (dropped()) return not_found();
+    std::shared_lock<RwLock> lock;
+    if (Status s = lock_loaded(lock); !s.ok()) return s;
     search_locked(query.data(), o, found, hits);
     return hits;
   } catch (const std::exception& e) {
@@ -764,14 +801,19 @@ Result<std::vector<std::vector<Hit>>> NamespaceState::search_batch(std::span<con
   }
   try {
     std::vector<std::vector<Hit>> results(n);
-    if (dropped()) return not_found();
+    std::mutex error_mutex;
+    Status error;  // the first query's that could not lock a loaded namespace
     parallel_for(n, context_->threads, 8, [&](std::size_t i) {
       thread_local std::vector<Neighbor> found;
-      std::shared_lock<RwLock> lock(mutex_);
-      if (dropped()) return;
+      std::shared_lock<RwLock> lock;
+      if (Status s = lock_loaded(lock); !s.ok()) {
+        std::lock_guard<std::mutex> guard(error_mutex);
+        if (error.ok()) error = s;
+        return;
+      }
       search_locked(queries.data() + i * dim, o, found, results[i]);
     });
-    if (dropped()) return not_found();
+    if (!error.ok()) return error;
     return results;
   } catch (const std::exception& e) {
     return from_exception(e);
@@ -780,9 +822,8 @@ Result<std::vector<std::vector<Hit>>> NamespaceState::search_batch(std::span<con
 
 Status NamespaceState::set_ef_search(std::size_t ef) {
   if (Status s = check_ef(ef, "ef_search"); !s.ok()) return s;
-  if (Status s = ensure_loaded(); !s.ok()) return s;
-  std::unique_lock<std::mutex> writer(write_mutex_);
-  if (dropped()) return not_found();
+  std::unique_lock<std::mutex> writer;
+  if (Status s = lock_writer(writer); !s.ok()) return s;
   std::unique_lock<RwLock> exclusive(mutex_);
   if (options_.hnsw.ef_search != ef) dirty_ = true;
   options_.hnsw.ef_search = ef;
@@ -791,13 +832,25 @@ Status NamespaceState::set_ef_search(std::size_t ef) {
 
 Status NamespaceState::compact() {
   if (Status s = writable(); !s.ok()) return s;
-  if (Status s = ensure_loaded(); !s.ok()) return s;
-  std::unique_lock<std::mutex> writer(write_mutex_);
-  if (dropped()) return not_found();
+  std::unique_lock<std::mutex> writer;
+  if (Status s = lock_writer(writer); !s.ok()) return s;
   return compact_locked();
 }
 
+bool NamespaceState::needs_graph(std::size_t new_ids) const noexcept {
+  return options_.index == IndexKind::kHnsw && !index_->has_graph() &&
+         live_.load(std::memory_order_relaxed) + new_ids >= graph_threshold(options_);
+}
+
 Status NamespaceState::compact_locked() {
+  // The index kind follows the live count: a namespace that shrank below its graph threshold is
+  // scanned again.
+  const std::size_t live = live_.load(std::memory_order_relaxed);
+  return rebuild_locked(options_.index == IndexKind::kHnsw && live >= graph_threshold(options_),
+                        "compact");
+}
+
+Status NamespaceState::rebuild_locked(bool graph, std::string_view stage) {
   try {
     // Build the new index while searches go on against the old one.
     std::shared_lock<RwLock> shared(mutex_);
@@ -813,16 +866,16 @@ Status NamespaceState::compact_locked() {
       is_live[s] = true;
       writes.push_back({new_slot[s], index_->vector(slot)});
     }
-    auto fresh = make_index(options_);
+    auto fresh = graph ? make_hnsw_index(options_) : make_flat_index(options_);
     fresh->reserve(writes.size());
     const std::size_t chunk = std::max<std::size_t>(chunk_size() * 16, 4096);
     for (std::size_t begin = 0; begin < writes.size(); begin += chunk) {
       const std::size_t end = std::min(writes.size(), begin + chunk);
       fresh->write(std::span<const VectorWrite>(writes).subspan(begin, end - begin),
                    context_->threads);
-      context_->progress("compact", end, writes.size());
+      context_->progress(stage, end, writes.size());
     }
-    if (writes.empty()) context_->progress("compact", 0, 0);
+    if (writes.empty() && graph == index_->has_graph()) context_->progress(stage, 0, 0);
     std::vector<float> norms;
     if (options_.metric == Metric::kCosine) {
       norms.resize(writes.size());
@@ -892,7 +945,7 @@ Status NamespaceState::drop() {
   std::unique_lock<RwLock> exclusive(mutex_);
   dropped_.store(true, std::memory_order_release);
   live_.store(0, std::memory_order_release);
-  index_ = make_index(options_);
+  index_ = make_index(options_, 0);
   std::vector<float>().swap(norms_);
   std::vector<Slot>().swap(free_slots_);
   next_slot_ = 0;
@@ -909,15 +962,136 @@ bool NamespaceState::dirty() const {
   return dirty_ && loaded_.load(std::memory_order_acquire) && !dropped();
 }
 
+void NamespaceState::touch() const noexcept {
+  last_use_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                  std::memory_order_relaxed);
+}
+
 Status NamespaceState::ensure_loaded() const {
+  touch();
   if (loaded_.load(std::memory_order_acquire)) return Status::Ok();
   // Loading changes the namespace's members; callers of const methods see a namespace that
   // was always loaded, so this is logically const.
   auto* self = const_cast<NamespaceState*>(this);
-  std::unique_lock<std::mutex> writer(self->write_mutex_);
+  {
+    std::unique_lock<std::mutex> writer(self->write_mutex_);
+    if (dropped()) return not_found();
+    if (loaded_.load(std::memory_order_acquire)) return Status::Ok();
+    if (Status s = self->load_locked(); !s.ok()) return s;
+  }
+  self->charge_budget();
+  return Status::Ok();
+}
+
+Status NamespaceState::lock_loaded(std::shared_lock<RwLock>& lock) const {
+  for (;;) {
+    if (Status s = ensure_loaded(); !s.ok()) return s;
+    lock = std::shared_lock<RwLock>(mutex_);
+    if (dropped()) return not_found();
+    if (loaded_.load(std::memory_order_acquire)) return Status::Ok();
+    lock.unlock();  // the memory budget unloaded it meanwhile: load it again
+  }
+}
+
+Status NamespaceState::lock_writer(std::unique_lock<std::mutex>& writer) {
+  touch();
+  writer = std::unique_lock<std::mutex>(write_mutex_);
   if (dropped()) return not_found();
-  if (loaded_.load(std::memory_order_acquire)) return Status::Ok();
-  return self->load_locked();
+  if (!loaded_.load(std::memory_order_acquire)) return load_locked();
+  return Status::Ok();
+}
+
+std::size_t NamespaceState::memory_bytes() const {
+  std::shared_lock<RwLock> lock(mutex_);
+  return memory_bytes_locked();
+}
+
+void NamespaceState::charge_budget() {
+  if (context_->budget) context_->budget->charge(*this);
+}
+
+bool NamespaceState::try_unload() {
+  std::unique_lock<std::mutex> writer(write_mutex_, std::try_to_lock);
+  if (!writer.owns_lock() || dropped() || !loaded_.load(std::memory_order_acquire) ||
+      !context_->persistent()) {
+    return false;
+  }
+  // A read-only store has nothing to save (only ef_search can differ, and it is not kept).
+  if ((dirty_ || !disk_) && !context_->options.read_only) {
+    if (Status s = save_locked(); !s.ok()) {
+      context_->log(LogLevel::kWarning, "memory budget: namespace '" + name_ +
+                                            "' stays loaded: saving it failed: " + s.message());
+      return false;
+    }
+  }
+  if (!disk_) return false;
+  std::unique_lock<RwLock> exclusive(mutex_);
+  index_ = make_index(options_, 0);
+  std::vector<float>().swap(norms_);
+  std::vector<Slot>().swap(free_slots_);
+  next_slot_ = 0;
+  metadata_ = MetadataStore();
+  ids_.renumber({}, 0);
+  live_.store(static_cast<std::size_t>(disk_->count), std::memory_order_release);
+  options_.hnsw.ef_search = disk_->options.hnsw.ef_search;
+  dirty_ = false;
+  loaded_.store(false, std::memory_order_release);
+  context_->log(LogLevel::kDebug, "memory budget: unloaded namespace '" + name_ + "'");
+  return true;
+}
+
+// ── MemoryBudget ─────────────────────────────────────────────────────────────────────────────
+
+void MemoryBudget::add(const std::shared_ptr<NamespaceState>& ns) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  members_[ns.get()] = Member{ns, 0};
+}
+
+void MemoryBudget::remove(const NamespaceState* ns) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = members_.find(ns);
+  if (it == members_.end()) return;
+  total_ -= it->second.bytes;
+  members_.erase(it);
+}
+
+std::size_t MemoryBudget::loaded_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return total_;
+}
+
+void MemoryBudget::charge(NamespaceState& ns) {
+  // A progress callback or logger running inside an unload (a save) may call the store again:
+  // that call must not wait for the budget its own thread holds.
+  thread_local bool charging = false;
+  if (charging) return;
+  const std::size_t bytes = ns.memory_bytes();
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = members_.find(&ns);
+  if (it == members_.end()) return;  // dropped meanwhile
+  total_ = total_ - it->second.bytes + bytes;
+  it->second.bytes = bytes;
+  if (total_ <= budget_) return;
+  struct Flag {
+    bool& b;
+    explicit Flag(bool& f) : b(f) { b = true; }
+    ~Flag() { b = false; }
+  } flag(charging);
+  std::vector<std::pair<std::int64_t, std::shared_ptr<NamespaceState>>> lru;
+  for (auto& [key, member] : members_) {
+    if (key == &ns) continue;
+    if (auto other = member.ns.lock()) lru.emplace_back(other->last_use(), std::move(other));
+  }
+  std::sort(lru.begin(), lru.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [last_use, other] : lru) {
+    if (total_ <= budget_) break;
+    if (!other->try_unload()) continue;
+    Member& m = members_[other.get()];
+    const std::size_t after = other->memory_bytes();
+    total_ = total_ - m.bytes + after;
+    m.bytes = after;
+  }
 }
 
 Status NamespaceState::load_locked() {
@@ -1041,7 +1215,8 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
   const std::size_t dim = o.dimension;
   // read_config checked count <= kMaxSlots; decode_vectors checks the file against it.
   const auto n = static_cast<std::size_t>(config.count);
-  const bool hnsw = o.index == IndexKind::kHnsw && n > 0;
+  // A namespace below its graph threshold is scanned: its graph file, if any, is not read.
+  const bool hnsw = o.index == IndexKind::kHnsw && n > 0 && n >= graph_threshold(o);
   try {
     // An HNSW namespace's graph file is read and checked on a second thread while this one reads
     // and decodes the vectors file. The graph file is only a cache: a failure there becomes
@@ -1090,7 +1265,7 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
     graph_job.join();
     // Sized by the records only now that the vectors file has proven them: a config or a graph
     // file alone cannot make the load reserve memory for them.
-    auto index = make_index(o);
+    auto index = make_index(o, n);
     const bool reload = hnsw && graph_problem.empty() && file_matches;
     const std::size_t threads = context_->threads;
     const auto graph_start = Clock::now();
@@ -1143,8 +1318,7 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
         for (std::size_t i = 0; i < n; ++i) {
           writes[i] = {static_cast<Slot>(i), vectors + i * dim};
         }
-        const std::size_t chunk =
-            o.index == IndexKind::kFlat ? n : std::max<std::size_t>(4096, n / 64);
+        const std::size_t chunk = hnsw ? std::max<std::size_t>(4096, n / 64) : n;
         for (std::size_t begin = 0; begin < n; begin += chunk) {
           const std::size_t end = std::min(n, begin + chunk);
           index->write(std::span<const VectorWrite>(writes).subspan(begin, end - begin), threads);

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <mutex>
@@ -26,6 +28,35 @@
 
 namespace hnswstore::detail {
 
+class NamespaceState;
+
+/// StoreOptions::memory_budget_bytes of a persistent store: the bytes of its loaded namespaces
+/// (stats().memory_bytes each) and unloading the least recently used ones to fit.
+/// Lock order: a thread holds no namespace lock when it calls charge(); the budget's mutex is
+/// taken before a namespace's writer lock, and that one only with try_lock.
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(std::size_t bytes) : budget_(bytes) {}
+  std::size_t budget() const noexcept { return budget_; }
+  void add(const std::shared_ptr<NamespaceState>& ns);
+  void remove(const NamespaceState* ns);
+  /// Records what `ns` holds now, then unloads other namespaces, least recently used first
+  /// (saving dirty ones first), until the loaded ones fit the budget or none is left to unload.
+  void charge(NamespaceState& ns);
+  /// The bytes charged for loaded namespaces.
+  std::size_t loaded_bytes() const;
+
+ private:
+  struct Member {
+    std::weak_ptr<NamespaceState> ns;
+    std::size_t bytes = 0;
+  };
+  const std::size_t budget_;
+  mutable std::mutex mutex_;
+  std::map<const NamespaceState*, Member> members_;
+  std::size_t total_ = 0;  // sum of members_' bytes
+};
+
 /// What a store shares with its namespaces: options, logging, progress, its directory.
 struct StoreContext {
   StoreOptions options;
@@ -33,6 +64,8 @@ struct StoreContext {
   std::filesystem::path dir;  // empty: in memory
   std::shared_ptr<Env> env;   // null: in memory
   mutable std::atomic<bool> closed{false};
+  /// Null unless the store is persistent and StoreOptions::memory_budget_bytes > 0.
+  std::shared_ptr<MemoryBudget> budget;
 
   explicit StoreContext(StoreOptions o, std::filesystem::path directory = {});
   bool persistent() const noexcept { return env != nullptr; }
@@ -82,6 +115,18 @@ class NamespaceState {
     return disk_ && (disk_->vectors.name == file || (disk_->graph && disk_->graph->name == file));
   }
 
+  /// Memory budget: after a call that may have grown the namespace or loaded it, charges its
+  /// bytes to the store's budget, which may unload other namespaces. No-op without a budget.
+  void charge_budget();
+  /// Memory budget: saves the namespace if dirty and frees its records, so that the next call
+  /// loads them again. Does nothing (false) if a writer is busy with it, it is not loaded, or the
+  /// save fails (logged). Returns whether it unloaded.
+  bool try_unload();
+  /// When a call last used the namespace (steady clock ticks), for least-recently-used order.
+  std::int64_t last_use() const noexcept { return last_use_.load(std::memory_order_relaxed); }
+  /// Every byte it holds now (stats().memory_bytes).
+  std::size_t memory_bytes() const;
+
   /// Removes the namespace's files (persistent stores), then makes every later call answer
   /// kNotFound and frees the records. On an error removing files nothing is dropped.
   Status drop();
@@ -110,6 +155,12 @@ class NamespaceState {
   /// Loads a committed namespace on first use; kCorruption etc. if its files are damaged.
   Status ensure_loaded() const;
   Status load_locked();  // write_mutex_ held, not loaded
+  /// Takes `lock` (shared) on a loaded namespace, loading it first; retries if the memory
+  /// budget unloaded it in between. kNotFound if dropped.
+  Status lock_loaded(std::shared_lock<RwLock>& lock) const;
+  /// Takes the writer lock on a loaded namespace (loading it if the budget unloaded it).
+  Status lock_writer(std::unique_lock<std::mutex>& writer);
+  void touch() const noexcept;
   Status load_from(const NamespaceConfig& config);
   Status writable() const;  // kNotSupported in a read-only store
   Status save_locked();  // write_mutex_ held
@@ -122,8 +173,19 @@ class NamespaceState {
   Status apply_chunk(std::vector<Input>& batch, std::size_t begin, std::size_t end, Undo& undo);
   Status rollback(Undo& undo);
   Status compact_locked();  // write_mutex_ held
+  /// Rebuilds the index from the live records (graph or flat), dropping tombstones and
+  /// renumbering slots; searches go on against the old index until the swap. write_mutex_ held.
+  Status rebuild_locked(bool graph, std::string_view stage);
+  /// Whether adding `new_ids` records brings a scanned HNSW namespace to its graph threshold.
+  bool needs_graph(std::size_t new_ids) const noexcept;
   Slot allocate_slot();
   std::size_t chunk_size() const noexcept;
+  /// How long a writer holds the exclusive lock per chunk of a batch, about: the longest a
+  /// search waits for a bulk load (docs/performance.md, "Searches during a bulk load").
+  static constexpr std::chrono::microseconds kExclusiveTarget{3000};
+  /// The size of a batch's next chunk, from the time the last one (`written` records) took.
+  static std::size_t next_chunk(std::size_t chunk, std::size_t written,
+                                std::chrono::steady_clock::duration took) noexcept;
   std::size_t memory_bytes_locked() const noexcept;
   void search_locked(const float* query, const SearchOptions& options,
                      std::vector<Neighbor>& scratch, std::vector<Hit>& hits) const;
@@ -142,6 +204,7 @@ class NamespaceState {
   std::mutex write_mutex_;
   std::atomic<bool> dropped_{false};
   std::atomic<bool> loaded_{true};
+  mutable std::atomic<std::int64_t> last_use_{0};
   std::optional<NamespaceConfig> disk_;  // the last commit (write_mutex_)
   std::string created_;                  // when the namespace was created (ISO 8601 UTC)
   std::uint64_t last_generation_ = 0;    // highest generation a save has tried (write_mutex_)

@@ -69,6 +69,8 @@ class VectorIndex {
                       std::vector<Neighbor>& out) const = 0;
   /// Whether a slot below slot_count() is tombstoned.
   virtual bool is_removed(Slot slot) const = 0;
+  /// Whether searches walk a graph (HNSW) rather than scan every slot (flat, exact).
+  virtual bool has_graph() const { return false; }
 
   /// HNSW only: the graph of the live slots, renumbered by `position` (slot -> number in the
   /// saved file; kNoSlot for slots left out, whose links are dropped). False if the index has no
@@ -95,6 +97,10 @@ class VectorIndex {
 /// An empty index of the kind, metric and dimension the options ask for.
 std::unique_ptr<VectorIndex> make_flat_index(const NamespaceOptions& options);
 std::unique_ptr<VectorIndex> make_hnsw_index(const NamespaceOptions& options);
+
+/// The number of records at which an HNSW namespace builds its graph (HnswParams::
+/// graph_threshold; automatic when 0). Below it the namespace is served by a flat index.
+std::size_t graph_threshold(const NamespaceOptions& options) noexcept;
 
 /// Exact k nearest live, accepted slots of any index, closest first (used by flat search and to
 /// complete an HNSW search).

@@ -87,6 +87,7 @@ class StoreState {
   std::shared_ptr<NamespaceState> add(std::string_view name, const NamespaceOptions& options) {
     auto ns = std::make_shared<NamespaceState>(std::string(name), options, context);
     namespaces.emplace(std::string(name), ns);
+    if (context->budget) context->budget->add(ns);
     return ns;
   }
 
@@ -220,8 +221,9 @@ Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOpt
       detail::NamespaceConfig config;
       Status s = detail::read_config(*env, dir, info.ns, &config);
       if (s.ok()) {
-        state->namespaces.emplace(
-            info.ns, std::make_shared<detail::NamespaceState>(std::move(config), state->context));
+        auto ns = std::make_shared<detail::NamespaceState>(std::move(config), state->context);
+        if (ctx.budget) ctx.budget->add(ns);
+        state->namespaces.emplace(info.ns, std::move(ns));
       } else if (s.code() != StatusCode::kNotFound) {  // removed since the listing
         ctx.log(LogLevel::kError, "namespace '" + info.ns + "' cannot be opened: " + s.message());
         state->broken.emplace(info.ns, s);
@@ -342,6 +344,7 @@ Status VectorStore::drop_namespace(std::string_view name) {
   }
   // Files first (under the namespace's writer lock, so no save interleaves), then memory.
   if (Status s = it->second->drop(); !s.ok()) return s;
+  if (state_->context->budget) state_->context->budget->remove(it->second.get());
   state_->namespaces.erase(it);
   return Status::Ok();
 }

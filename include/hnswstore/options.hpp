@@ -44,11 +44,19 @@ HNSWSTORE_API std::optional<IndexKind> index_kind_from_string(std::string_view n
 /// - ef_search: candidate list size while searching, the default for SearchOptions::ef; >= 1.
 ///   A search always uses at least k.
 /// - seed: seeds the random level generator (runs with one thread are reproducible).
+/// - graph_threshold: a namespace is served by an exact scan, with no graph, until an upsert
+///   brings it to this many records; then its graph is built (once, while searches go on against
+///   the scan) and kept. 0 = automatic: 2,048 records up to 256 dimensions, 1,024 above, where
+///   the graph starts to search faster than the scan (docs/performance.md, "Small namespaces").
+///   A small namespace so costs only its records, not hnswlib's fixed 2.5 MiB of locks, and its
+///   searches are exact. 1 = build the graph from the first record (hnswlib's behaviour).
+///   compact() and loading pick the scan again for a namespace that has shrunk below it.
 struct HnswParams {
   std::size_t m = 16;
   std::size_t ef_construction = 200;
   std::size_t ef_search = 50;
   std::uint64_t seed = 100;
+  std::size_t graph_threshold = 0;
 
   /// 16 / 200 / 50: the default.
   static HnswParams balanced() noexcept { return {16, 200, 50, 100}; }

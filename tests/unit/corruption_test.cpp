@@ -77,7 +77,7 @@ NamespaceOptions docs_options() {
   return {.dimension = kDim,
           .metric = Metric::kCosine,
           .index = IndexKind::kHnsw,
-          .hnsw = {.m = 8, .ef_construction = 16, .ef_search = 400, .seed = 7}};
+          .hnsw = {.m = 8, .ef_construction = 16, .ef_search = 400, .seed = 7, .graph_threshold = 1}};
 }
 
 // ── bytes ─────────────────────────────────────────────────────────────────────────────────────

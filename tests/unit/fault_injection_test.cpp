@@ -115,7 +115,7 @@ NamespaceOptions docs_options(IndexKind kind) {
   return {.dimension = kDim,
           .metric = Metric::kCosine,
           .index = kind,
-          .hnsw = {.m = 8, .ef_construction = 40, .ef_search = 50, .seed = 7}};
+          .hnsw = {.m = 8, .ef_construction = 40, .ef_search = 50, .seed = 7, .graph_threshold = 1}};
 }
 
 Metadata metadata_for(std::size_t i, int version) {

@@ -358,6 +358,7 @@ Namespace create(VectorStore& store, const std::string& name, IndexKind kind, Me
   o.dimension = dim;
   o.metric = metric;
   o.index = kind;
+  o.hnsw.graph_threshold = 1;  // the graph from the first record: filtered walks are tested
   return store.create_namespace(name, o).value();
 }
 

@@ -172,6 +172,7 @@ NamespaceOptions example_options() {
   NamespaceOptions o;
   o.dimension = 2;
   o.metric = Metric::kL2;
+  o.hnsw.graph_threshold = 1;  // a graph from the first record: the example shows a graph file
   return o;
 }
 

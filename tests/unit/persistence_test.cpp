@@ -385,7 +385,11 @@ TEST(Persistence, EverySavedOptionComesBack) {
   const NamespaceOptions o{.dimension = 7,
                            .metric = Metric::kInnerProduct,
                            .index = IndexKind::kHnsw,
-                           .hnsw = {.m = 12, .ef_construction = 77, .ef_search = 33, .seed = 4242},
+                           .hnsw = {.m = 12,
+                                    .ef_construction = 77,
+                                    .ef_search = 33,
+                                    .seed = 4242,
+                                    .graph_threshold = 300},
                            .max_elements = 1000,
                            .memory_limit_bytes = 123456789};
   {
