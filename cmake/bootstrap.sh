@@ -5,7 +5,11 @@
 #   cmake/bootstrap.sh test       build the `release` preset and run `ctest --preset release`
 #                                 (everything but the `slow` label)
 #   cmake/bootstrap.sh asan       the same with the `asan` preset (ASan + UBSan)
-#   cmake/bootstrap.sh tsan       the same with the `tsan` preset (ThreadSanitizer)
+#   cmake/bootstrap.sh tsan       the `tsan` preset (ThreadSanitizer, build dir build/tsan): builds
+#                                 only the test targets labelled `concurrency` in
+#                                 tests/CMakeLists.txt (concurrency_test, stress_test) and runs
+#                                 `ctest --preset tsan -L concurrency`, with the suppressions for
+#                                 hnswlib's internals in tests/tsan.supp
 #   cmake/bootstrap.sh hnswlib08  unit tests against hnswlib 0.8.0 headers: `dev` preset settings,
 #                                 build dir build/hnswlib08; then files written with 0.6.2 are
 #                                 read with 0.8.0 and back (examples/persistence)
@@ -23,7 +27,7 @@
 #                                 `filtered` go to the driver (`compare --filtered ...` works too).
 #   cmake/bootstrap.sh fetch08    only download the hnswlib 0.8.0 headers (see below)
 #   cmake/bootstrap.sh deps       only install the missing Debian packages
-#   cmake/bootstrap.sh all        test, asan, hnswlib08 and asan08
+#   cmake/bootstrap.sh all        test, asan, tsan, hnswlib08 and asan08
 #
 # Works from any directory. Missing Debian packages are installed with apt-get (through sudo
 # when not root); set HNSWSTORE_SKIP_DEPS=1 to skip that check (other distributions).
@@ -120,6 +124,25 @@ preset_test() {
   run cmake --preset "$1"
   run cmake --build --preset "$1"
   run ctest --preset "$1"
+}
+
+# The test targets whose ctest entries carry the `concurrency` label: the hnswstore_add_test
+# lines of tests/CMakeLists.txt whose label list names it.
+concurrency_targets() {
+  sed -n 's/^hnswstore_add_test(\([A-Za-z0-9_]*\) "[^"]*\bconcurrency\b[^"]*".*/\1/p' \
+    "${REPO_ROOT}/tests/CMakeLists.txt"
+}
+
+# tsan: ThreadSanitizer on the threaded tests only; the library and those tests are all it
+# builds (the other tests run single-threaded and are covered by the test and asan modes).
+tsan() {
+  local targets
+  mapfile -t targets < <(concurrency_targets)
+  ((${#targets[@]} > 0)) || die "no test in tests/CMakeLists.txt is labelled concurrency"
+  banner "ThreadSanitizer: build ${targets[*]} (preset 'tsan') and run ctest -L concurrency"
+  run cmake --preset tsan
+  run cmake --build --preset tsan --target "${targets[@]}"
+  run ctest --preset tsan -L concurrency --no-tests=error
 }
 
 fetch_hnswlib08() {
@@ -252,7 +275,7 @@ main() {
     demo) install_deps; demo ;;
     test) install_deps; preset_test release ;;
     asan) install_deps; preset_test asan ;;
-    tsan) install_deps; preset_test tsan ;;
+    tsan) install_deps; tsan ;;
     fetch08) fetch_hnswlib08 ;;
     compare) install_deps; shift; compare "$@" ;;
     filtered) install_deps; shift; filtered "$@" ;;
@@ -262,6 +285,7 @@ main() {
       install_deps
       preset_test release
       preset_test asan
+      tsan
       unit_tests_08 dev "${REPO_ROOT}/build/hnswlib08"
       cross_version
       asan08
