@@ -106,8 +106,9 @@ struct Fixture {
 
 // Creates the namespace of f.spec in `store` and upserts f's records into it.
 Result<Namespace> Populate(VectorStore& store, const Fixture& f) {
-  auto ns = store.create_namespace(
-      kNamespace, {.dimension = f.spec.dim, .metric = f.spec.metric, .index = f.spec.index});
+  hnswstore::NamespaceOptions o{.dimension = f.spec.dim, .metric = f.spec.metric, .index = f.spec.index};
+  o.hnsw.graph_threshold = 1;  // HNSW benchmarks measure the graph at every size
+  auto ns = store.create_namespace(kNamespace, o);
   if (!ns) return ns;
   if (Status s = ns->upsert(f.ids, f.base.data, f.metadata); !s.ok()) return s;
   return ns;

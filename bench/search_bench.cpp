@@ -48,6 +48,7 @@ Fixture& fixture(bool fashion) {
   hnswstore::NamespaceOptions o;
   o.dimension = dim;
   o.metric = hnswstore::Metric::kL2;
+  o.hnsw.graph_threshold = 1;  // a graph at any size, as raw hnswlib
   f->ns = f->store.create_namespace("bench", o).value();
   std::vector<std::string> ids;
   for (std::size_t i = 0; i < f->base.rows; ++i) ids.push_back(std::to_string(i));

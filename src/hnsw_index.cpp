@@ -251,12 +251,13 @@ class HnswIndex final : public VectorIndex {
     internal_of_slot_.resize(old_count + new_slots, kNoInternal);
 
     // Small batches too: the namespace writes in chunks of a few milliseconds (bounded exclusive
-    // sections), and an insert is long (0.1-1 ms) against starting a thread (~20 µs).
-    threads = std::min(resolve_threads(threads), std::max<std::size_t>(inserts.size() / 8, 1));
+    // sections), and an insert is long (0.1-1 ms) against starting a thread (~20 µs). Two inserts
+    // per thread at least, so that one slow insert does not leave a thread idle for long.
+    threads = std::min(resolve_threads(threads), std::max<std::size_t>(inserts.size() / 2, 1));
     insert_threads_ = std::max(insert_threads_, threads);
     std::atomic<std::size_t> upper_bytes{0};
     try {
-      parallel_for(inserts.size(), threads, 16, [&](std::size_t i) {
+      parallel_for(inserts.size(), threads, 1, [&](std::size_t i) {
         const VectorWrite& w = *inserts[i];
         const tableint id = hnsw_->addPoint(w.vector, w.slot, -1);
         internal_of_slot_[w.slot] = id;
@@ -626,8 +627,8 @@ std::unique_ptr<VectorIndex> make_hnsw_index(const NamespaceOptions& options) {
 // Measured with bench/graph_threshold (docs/performance.md, "Small namespaces"): the largest
 // power of two at which the exact scan is still no slower than hnswlib's graph search at the
 // default parameters (k 10, ef 50). The scan's cost grows with n * dimension, the graph's far
-// more slowly, so the crossover moves down as the dimension grows: ~2,700 records at 64
-// dimensions, ~2,200 at 128, ~1,400 at 384, ~1,300 at 784.
+// more slowly; the crossover (a quiet run) was ~2,700 records at 64 dimensions, ~2,500 at 128,
+// ~1,800 at 384 and ~2,000 at 784 (a run beside a build: 1,300-1,400 at 384 and 784).
 std::size_t graph_threshold(const NamespaceOptions& options) noexcept {
   if (options.hnsw.graph_threshold != 0) return options.hnsw.graph_threshold;
   return options.dimension <= 256 ? 2048 : 1024;

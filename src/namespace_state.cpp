@@ -361,8 +361,9 @@ std::size_t NamespaceState::next_chunk(std::size_t chunk, std::size_t written,
   const double per_record = seconds / static_cast<double>(written);
   const double target = std::chrono::duration<double>(kExclusiveTarget).count();
   const auto fit = static_cast<std::size_t>(target / per_record);
-  // At most double per step (one fast chunk is no proof), and within [8, 65536].
-  return std::clamp<std::size_t>(std::min(fit, 2 * chunk), 8, 65536);
+  // At most double per step (one fast chunk is no proof), and within [16, 65536]: a parallel
+  // insert needs a few records per thread.
+  return std::clamp<std::size_t>(std::min(fit, 2 * chunk), 16, 65536);
 }
 
 Status NamespaceState::apply_chunk(std::vector<Input>& batch, std::size_t begin, std::size_t end,

@@ -53,6 +53,7 @@ class HnswstoreEngine final : public Engine {
     options_.hnsw.m = p.m;
     options_.hnsw.ef_construction = p.ef_construction;
     options_.hnsw.seed = p.seed;
+    options_.hnsw.graph_threshold = 1;  // the same graph as raw hnswlib at any size
     open_store(false);
     ns_ = checked(store_->create_namespace("bench", options_), "create_namespace");
     std::vector<std::string> ids(rows.n);
