@@ -16,6 +16,8 @@
 //   - during load:  one thread (main) calls the same single bulk upsert on that namespace while
 //                   --searchers threads loop over the queries until it returns.
 //   - idle after:   as idle before, on the namespace now holding base + load records.
+//   - during compact: one record in ten is removed, then compact() runs (it rebuilds the graph
+//                   beside the searches and swaps it in) while the searchers loop.
 // Every latency is one call of Namespace::search, timed with steady_clock. Prints per phase the
 // number of searches, p50/p90/p99/p99.9/max latency in ms and searches/s, and the load times;
 // --out also writes them as JSON. Exits 1 if a search failed or returned fewer than
@@ -347,10 +349,9 @@ int main(int argc, char** argv) {
   std::vector<PhaseResult> phases;
   phases.push_back(idle_phase("idle before", ns, queries, idle_seconds));
 
-  // Phase "during load": the searchers wait for `go`, main then starts the bulk upsert and
-  // raises `stop` once it returns.
-  double load_during_s = 0;
-  {
+  // A phase "during <work>": the searchers wait for `go`, main then runs the work and raises
+  // `stop` once it returns. Returns the work's time.
+  auto run_during = [&](const std::string& name, auto&& work) {
     std::vector<SearcherLog> logs(searchers);
     std::atomic<std::size_t> ready{0};
     std::atomic<bool> go{false}, stop{false};
@@ -367,20 +368,30 @@ int main(int argc, char** argv) {
     while (ready.load() < searchers) std::this_thread::yield();
     const auto t0 = Clock::now();
     go.store(true, std::memory_order_release);
-    const hnswstore::Status s = ns.upsert(load_ids, load_vectors);
-    load_during_s = seconds_since(t0);
+    const hnswstore::Status s = work();
+    const double work_s = seconds_since(t0);
     stop.store(true, std::memory_order_release);
     for (auto& th : pool) th.join();
     const double wall = seconds_since(t0);
-    if (!s.ok()) fail("load upsert (during searches)", s);
-    phases.push_back(merge("during load", logs, wall));
-  }
+    if (!s.ok()) fail(name.c_str(), s);
+    phases.push_back(merge(name, logs, wall));
+    return work_s;
+  };
+  const double load_during_s =
+      run_during("during load", [&] { return ns.upsert(load_ids, load_vectors); });
   if (ns.size() != n_base + n_load) {
     std::fprintf(stderr, "load_latency: %zu records after the load, expected %zu\n", ns.size(),
                  n_base + n_load);
     return 1;
   }
   phases.push_back(idle_phase("idle after", ns, queries, idle_seconds));
+  // compact() rebuilds the graph beside the searches and swaps it in under the exclusive lock:
+  // one in ten records removed first, so that there is something to drop.
+  for (std::size_t i = 0; i < n_base + n_load; i += 10) {
+    const std::string id = "doc-" + std::to_string(i);
+    if (auto r = ns.remove(id); !r) fail("remove", r.error());
+  }
+  const double compact_s = run_during("during compact", [&] { return ns.compact(); });
 
   // Report.
   std::printf("\nbase build: %zu vectors in %.3f s\n", n_base, base_build_s);
@@ -398,6 +409,8 @@ int main(int argc, char** argv) {
   std::printf("| with %zu searcher(s) | %zu | %.3f | %.0f |\n", searchers, n_load, load_during_s,
               static_cast<double>(n_load) / load_during_s);
   std::printf("\nload under searches / load alone: %.2fx the time\n", slowdown);
+  std::printf("compact of %zu records (one in ten removed) beside the searches: %.3f s\n",
+              ns.size(), compact_s);
   const PhaseResult& during = phases[1];
   if (during.searches() < 1000) {
     std::printf("note: %zu searches during the load; p99.9 is not meaningful below 1,000\n",
@@ -458,6 +471,7 @@ int main(int argc, char** argv) {
                  {"during_s", load_during_s},
                  {"during_vectors_per_s", static_cast<double>(n_load) / load_during_s},
                  {"during_over_alone", slowdown}};
+    j["compact_s"] = compact_s;
     j["ok"] = errors == 0 && short_results == 0;
     std::ofstream f(out);
     f << j.dump(2) << '\n';

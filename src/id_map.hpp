@@ -24,6 +24,8 @@ class IdMap {
   IdMap() = default;
   IdMap(const IdMap&) = delete;
   IdMap& operator=(const IdMap&) = delete;
+  IdMap(IdMap&&) noexcept = default;
+  IdMap& operator=(IdMap&&) noexcept = default;
 
   std::size_t size() const noexcept { return size_; }
 
@@ -63,6 +65,26 @@ class IdMap {
   }
 
   const std::string& id(Slot slot) const { return ids_[slot]; }
+
+  /// A copy holding the id of every slot s at new_slot[s], new_size slots (compaction builds it
+  /// under the shared lock, beside readers of this one, and swaps it in).
+  IdMap renumbered(const std::vector<Slot>& new_slot, std::size_t new_size) const {
+    IdMap out;
+    out.ids_.resize(new_size);
+    for (std::size_t s = 0; s < ids_.size() && s < new_slot.size(); ++s) {
+      if (ids_[s].empty()) continue;
+      std::string& id = out.ids_[new_slot[s]];
+      id = ids_[s];
+      out.heap_bytes_ += string_heap_bytes(id);
+      ++out.size_;
+    }
+    out.table_.assign(
+        out.size_ == 0 ? 0 : std::bit_ceil(std::max<std::size_t>(16, 4 * out.size_)), kEmpty);
+    for (std::size_t s = 0; s < out.ids_.size(); ++s) {
+      if (!out.ids_[s].empty()) out.place(static_cast<Slot>(s));
+    }
+    return out;
+  }
 
   /// Moves the id of every slot s to new_slot[s] (compaction); new_size slots afterwards.
   void renumber(const std::vector<Slot>& new_slot, std::size_t new_size) {

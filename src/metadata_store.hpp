@@ -62,21 +62,20 @@ class MetadataStore {
     return swap_in(slot, Metadata());
   }
 
-  /// Moves the value of every slot s to new_slot[s] (compaction); slots [0, new_size) are live
-  /// afterwards.
-  void renumber(const std::vector<Slot>& new_slot, const std::vector<bool>& live,
-                std::size_t new_size) {
-    std::vector<Metadata> values(new_size);
+  /// A copy holding the value of every live slot s at new_slot[s], with its own payload index
+  /// (compaction builds it under the shared lock, beside readers of this one, and swaps it in).
+  MetadataStore renumbered(const std::vector<Slot>& new_slot, const std::vector<bool>& live,
+                           std::size_t new_size) const {
+    MetadataStore out;
+    out.values_.resize(new_size);
     for (std::size_t s = 0; s < values_.size() && s < new_slot.size(); ++s) {
-      if (live[s]) values[new_slot[s]] = std::move(values_[s]);
+      if (live[s]) out.values_[new_slot[s]] = values_[s];
     }
-    values_.swap(values);
-    bytes_ = 0;
-    index_.clear();
-    for (std::size_t s = 0; s < values_.size(); ++s) {
-      bytes_ += json_heap_bytes(values_[s]);
-      index_.add(static_cast<Slot>(s), values_[s]);
+    for (std::size_t s = 0; s < out.values_.size(); ++s) {
+      out.bytes_ += json_heap_bytes(out.values_[s]);
+      out.index_.add(static_cast<Slot>(s), out.values_[s]);
     }
+    return out;
   }
 
   /// The payload index (read under the namespace's shared lock).

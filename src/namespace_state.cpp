@@ -884,11 +884,16 @@ Status NamespaceState::rebuild_locked(bool graph, std::string_view stage) {
         if (is_live[s]) norms[new_slot[s]] = norms_[s];
       }
     }
+    // The ids and the metadata (with its payload index) are renumbered into copies here too, so
+    // that the exclusive section below only swaps: renumbering 100,000 records in place would
+    // hold searches for tens of milliseconds. The old tables are freed after the unlock.
+    IdMap ids = ids_.renumbered(new_slot, writes.size());
+    MetadataStore metadata = metadata_.renumbered(new_slot, is_live, writes.size());
     shared.unlock();
 
     std::unique_lock<RwLock> exclusive(mutex_);
-    ids_.renumber(new_slot, writes.size());
-    metadata_.renumber(new_slot, is_live, writes.size());
+    std::swap(ids_, ids);
+    std::swap(metadata_, metadata);
     norms_.swap(norms);
     index_.swap(fresh);
     free_slots_.clear();
