@@ -86,29 +86,6 @@ class IdMap {
     return out;
   }
 
-  /// Moves the id of every slot s to new_slot[s] (compaction); new_size slots afterwards.
-  void renumber(const std::vector<Slot>& new_slot, std::size_t new_size) {
-    std::vector<std::string> ids(new_size);
-    std::size_t heap = 0, count = 0;
-    for (std::size_t s = 0; s < ids_.size() && s < new_slot.size(); ++s) {
-      if (!ids_[s].empty()) {
-        ids[new_slot[s]] = std::move(ids_[s]);
-        heap += string_heap_bytes(ids[new_slot[s]]);
-        ++count;
-      }
-    }
-    std::vector<Slot> table(count == 0 ? 0 : std::bit_ceil(std::max<std::size_t>(16, 4 * count)),
-                            kEmpty);
-    ids_.swap(ids);
-    table_.swap(table);
-    size_ = count;
-    erased_ = 0;
-    heap_bytes_ = heap;
-    for (std::size_t s = 0; s < ids_.size(); ++s) {
-      if (!ids_[s].empty()) place(static_cast<Slot>(s));
-    }
-  }
-
   /// Bytes that holding `ids` ids in `slots` slots would add (for quota projections).
   std::size_t growth_bytes(std::size_t slots, std::size_t ids) const noexcept {
     std::size_t extra = 0;

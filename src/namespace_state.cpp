@@ -951,14 +951,18 @@ Status NamespaceState::drop() {
   std::unique_lock<RwLock> exclusive(mutex_);
   dropped_.store(true, std::memory_order_release);
   live_.store(0, std::memory_order_release);
+  free_records_locked();
+  loaded_.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+void NamespaceState::free_records_locked() {
   index_ = make_index(options_, 0);
   std::vector<float>().swap(norms_);
   std::vector<Slot>().swap(free_slots_);
   next_slot_ = 0;
   metadata_ = MetadataStore();
-  ids_.renumber({}, 0);
-  loaded_.store(true, std::memory_order_release);
-  return Status::Ok();
+  ids_ = IdMap();
 }
 
 // ── persistence ──────────────────────────────────────────────────────────────────────────────
@@ -1032,12 +1036,7 @@ bool NamespaceState::try_unload() {
   }
   if (!disk_) return false;
   std::unique_lock<RwLock> exclusive(mutex_);
-  index_ = make_index(options_, 0);
-  std::vector<float>().swap(norms_);
-  std::vector<Slot>().swap(free_slots_);
-  next_slot_ = 0;
-  metadata_ = MetadataStore();
-  ids_.renumber({}, 0);
+  free_records_locked();
   live_.store(static_cast<std::size_t>(disk_->count), std::memory_order_release);
   options_.hnsw.ef_search = disk_->options.hnsw.ef_search;
   dirty_ = false;
@@ -1353,7 +1352,7 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
       phases += ", ids and metadata " + since(install_start) + " ms";
       import_job.join();
     } catch (...) {
-      ids_.renumber({}, 0);
+      ids_ = IdMap();
       metadata_ = MetadataStore();
       throw;
     }

@@ -173,6 +173,8 @@ class NamespaceState {
   Status apply_chunk(std::vector<Input>& batch, std::size_t begin, std::size_t end, Undo& undo);
   Status rollback(Undo& undo);
   Status compact_locked();  // write_mutex_ held
+  /// Frees every record (drop, unload): an empty index, ids and metadata. Both locks held.
+  void free_records_locked();
   /// Rebuilds the index from the live records (graph or flat), dropping tombstones and
   /// renumbering slots; searches go on against the old index until the swap. write_mutex_ held.
   Status rebuild_locked(bool graph, std::string_view stage);

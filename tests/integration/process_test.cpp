@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "hnswstore/hnswstore.hpp"
+#include "mix.hpp"
 #include "test_dir.hpp"
 
 namespace hnswstore {
@@ -263,12 +264,7 @@ TEST(Processes, SecondWriterProcessIsBusyUntilTheFirstCloses) {
 
 // ── read-only processes during a writer's commits ───────────────────────────────────────────
 
-std::uint64_t mix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using testing::mix64;
 
 // The vector of record i in generation g (g < 0: an uncommitted change).
 std::vector<float> vector_of(std::size_t i, std::int64_t g) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "hnswstore/hnswstore.hpp"
+#include "mix.hpp"
 #include "test_dir.hpp"
 
 namespace hnswstore {
@@ -40,12 +41,7 @@ constexpr std::size_t kDim = 8;
 constexpr std::size_t kPool = 2000;  // ids s0 .. s1999
 constexpr int kGroups = 8;
 
-std::uint64_t mix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using testing::mix64;
 
 // The vector of id number `idx` at version `ver`: exact floats in [-1, 1).
 std::vector<float> vector_of(std::size_t idx, std::int64_t ver) {
