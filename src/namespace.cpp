@@ -94,7 +94,7 @@ Result<std::vector<std::vector<Hit>>> Namespace::search_batch(std::span<const fl
 }
 Status Namespace::set_ef_search(std::size_t ef) {
   if (!state_) return empty_handle();
-  return guarded([&] { return state_->set_ef_search(ef); });
+  return write_guarded(*state_, [&] { return state_->set_ef_search(ef); });
 }
 Status Namespace::compact() {
   if (!state_) return empty_handle();

@@ -1020,29 +1020,31 @@ void NamespaceState::charge_budget() {
   if (context_->budget) context_->budget->charge(*this);
 }
 
-bool NamespaceState::try_unload() {
+std::optional<std::size_t> NamespaceState::try_unload() {
   std::unique_lock<std::mutex> writer(write_mutex_, std::try_to_lock);
   if (!writer.owns_lock() || dropped() || !loaded_.load(std::memory_order_acquire) ||
       !context_->persistent()) {
-    return false;
+    return std::nullopt;
   }
   // A read-only store has nothing to save (only ef_search can differ, and it is not kept).
   if ((dirty_ || !disk_) && !context_->options.read_only) {
     if (Status s = save_locked(); !s.ok()) {
       context_->log(LogLevel::kWarning, "memory budget: namespace '" + name_ +
                                             "' stays loaded: saving it failed: " + s.message());
-      return false;
+      return std::nullopt;
     }
   }
-  if (!disk_) return false;
+  if (!disk_) return std::nullopt;
   std::unique_lock<RwLock> exclusive(mutex_);
   free_records_locked();
   live_.store(static_cast<std::size_t>(disk_->count), std::memory_order_release);
   options_.hnsw.ef_search = disk_->options.hnsw.ef_search;
   dirty_ = false;
   loaded_.store(false, std::memory_order_release);
+  const std::size_t bytes = memory_bytes_locked();
+  exclusive.unlock();
   context_->log(LogLevel::kDebug, "memory budget: unloaded namespace '" + name_ + "'");
-  return true;
+  return bytes;
 }
 
 // ── MemoryBudget ─────────────────────────────────────────────────────────────────────────────
@@ -1089,13 +1091,15 @@ void MemoryBudget::charge(NamespaceState& ns) {
   }
   std::sort(lru.begin(), lru.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Only try_unload() touches the other namespaces: it takes their writer lock with try_lock,
+  // so this thread never waits here for a lock whose holder may be waiting for the budget.
   for (auto& [last_use, other] : lru) {
     if (total_ <= budget_) break;
-    if (!other->try_unload()) continue;
+    const std::optional<std::size_t> after = other->try_unload();
+    if (!after) continue;
     Member& m = members_[other.get()];
-    const std::size_t after = other->memory_bytes();
-    total_ = total_ - m.bytes + after;
-    m.bytes = after;
+    total_ = total_ - m.bytes + *after;
+    m.bytes = *after;
   }
 }
 

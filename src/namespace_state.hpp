@@ -119,9 +119,9 @@ class NamespaceState {
   /// bytes to the store's budget, which may unload other namespaces. No-op without a budget.
   void charge_budget();
   /// Memory budget: saves the namespace if dirty and frees its records, so that the next call
-  /// loads them again. Does nothing (false) if a writer is busy with it, it is not loaded, or the
-  /// save fails (logged). Returns whether it unloaded.
-  bool try_unload();
+  /// loads them again, and returns the bytes it still holds. Does nothing (nullopt) if a writer
+  /// is busy with it, it is not loaded, or the save fails (logged).
+  std::optional<std::size_t> try_unload();
   /// When a call last used the namespace (steady clock ticks), for least-recently-used order.
   std::int64_t last_use() const noexcept { return last_use_.load(std::memory_order_relaxed); }
   /// Every byte it holds now (stats().memory_bytes).
