@@ -331,8 +331,9 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
 
   Undo undo;
   // Searches wait while a chunk is written: each chunk is sized from the time the previous ones
-  // took per record so that it holds the lock for about kExclusiveTarget (an HNSW insert slows
-  // down as the graph grows; a flat write is a copy).
+  // took per record so that it holds the lock for about kExclusiveTarget while searches wait,
+  // kUncontendedTarget while none does (an HNSW insert slows down as the graph grows; a flat
+  // write is a copy).
   using Clock = std::chrono::steady_clock;
   std::size_t chunk = index_->has_graph() ? 8 * context_->threads : 1024;
   for (std::size_t begin = 0; begin < batch.size();) {
@@ -347,7 +348,10 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
       }
       dirty_ = true;
     }
-    chunk = next_chunk(chunk, end - begin, Clock::now() - start);
+    // Searches that had to wait for this chunk make the next one short again.
+    const bool contended = readers_waited_.exchange(0, std::memory_order_relaxed) != 0;
+    chunk = next_chunk(chunk, end - begin, Clock::now() - start,
+                       contended ? kExclusiveTarget : kUncontendedTarget);
     begin = end;
     if (report_progress) context_->progress("upsert", end, batch.size());
   }
@@ -355,11 +359,12 @@ Status NamespaceState::apply(std::vector<Input>& batch, bool report_progress) {
 }
 
 std::size_t NamespaceState::next_chunk(std::size_t chunk, std::size_t written,
-                                       std::chrono::steady_clock::duration took) noexcept {
+                                       std::chrono::steady_clock::duration took,
+                                       std::chrono::microseconds target_time) noexcept {
   const double seconds = std::chrono::duration<double>(took).count();
   if (written < chunk || seconds <= 0.0) return chunk;  // the last chunk, or too fast to time
   const double per_record = seconds / static_cast<double>(written);
-  const double target = std::chrono::duration<double>(kExclusiveTarget).count();
+  const double target = std::chrono::duration<double>(target_time).count();
   const auto fit = static_cast<std::size_t>(target / per_record);
   // At most double per step (one fast chunk is no proof), and within [16, 65536]: a parallel
   // insert needs a few records per thread.
@@ -996,7 +1001,11 @@ Status NamespaceState::ensure_loaded() const {
 Status NamespaceState::lock_loaded(std::shared_lock<RwLock>& lock) const {
   for (;;) {
     if (Status s = ensure_loaded(); !s.ok()) return s;
-    lock = std::shared_lock<RwLock>(mutex_);
+    lock = std::shared_lock<RwLock>(mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {  // a writer holds the lock or waits for it: tell it, then wait
+      readers_waited_.fetch_add(1, std::memory_order_relaxed);
+      lock.lock();
+    }
     if (dropped()) return not_found();
     if (loaded_.load(std::memory_order_acquire)) return Status::Ok();
     lock.unlock();  // the memory budget unloaded it meanwhile: load it again

@@ -182,12 +182,17 @@ class NamespaceState {
   bool needs_graph(std::size_t new_ids) const noexcept;
   Slot allocate_slot();
   std::size_t chunk_size() const noexcept;
-  /// How long a writer holds the exclusive lock per chunk of a batch, about: the longest a
-  /// search waits for a bulk load (docs/performance.md, "Searches during a bulk load").
+  /// How long a writer holds the exclusive lock per chunk of a batch, about, while searches
+  /// wait for it: the longest a search waits for a bulk load (docs/performance.md, "Searches
+  /// during a bulk load").
   static constexpr std::chrono::microseconds kExclusiveTarget{3000};
+  /// The same while no search had to wait during the previous chunk: longer chunks lose less to
+  /// the threads' idle tails, and a search that arrives waits at most this long.
+  static constexpr std::chrono::microseconds kUncontendedTarget{12000};
   /// The size of a batch's next chunk, from the time the last one (`written` records) took.
   static std::size_t next_chunk(std::size_t chunk, std::size_t written,
-                                std::chrono::steady_clock::duration took) noexcept;
+                                std::chrono::steady_clock::duration took,
+                                std::chrono::microseconds target) noexcept;
   std::size_t memory_bytes_locked() const noexcept;
   void search_locked(const float* query, const SearchOptions& options,
                      std::vector<Neighbor>& scratch, std::vector<Hit>& hits) const;
@@ -207,6 +212,8 @@ class NamespaceState {
   std::atomic<bool> dropped_{false};
   std::atomic<bool> loaded_{true};
   mutable std::atomic<std::int64_t> last_use_{0};
+  /// Readers that found mutex_ taken (a writer holds or awaits it) since a writer last looked.
+  mutable std::atomic<std::uint32_t> readers_waited_{0};
   std::optional<NamespaceConfig> disk_;  // the last commit (write_mutex_)
   std::string created_;                  // when the namespace was created (ISO 8601 UTC)
   std::uint64_t last_generation_ = 0;    // highest generation a save has tried (write_mutex_)
