@@ -201,7 +201,8 @@ Status NamespaceState::upsert(std::span<const std::string> ids, std::span<const 
 }
 
 std::size_t NamespaceState::chunk_size() const noexcept {
-  // Bounded exclusive sections: a chunk of HNSW inserts takes a few milliseconds.
+  // The unit of work of remove(Filter)'s exclusive sections (a removal is cheap) and of a
+  // rebuild's progress reports; upserts size their chunks by time instead (apply()).
   if (!index_->has_graph()) return 16384;
   return std::max<std::size_t>(256, 128 * context_->threads);
 }
@@ -978,6 +979,7 @@ bool NamespaceState::dirty() const {
 }
 
 void NamespaceState::touch() const noexcept {
+  if (!context_->budget) return;  // the order of use matters only to the memory budget
   last_use_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                   std::memory_order_relaxed);
 }
@@ -1069,11 +1071,6 @@ void MemoryBudget::remove(const NamespaceState* ns) {
   if (it == members_.end()) return;
   total_ -= it->second.bytes;
   members_.erase(it);
-}
-
-std::size_t MemoryBudget::loaded_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return total_;
 }
 
 void MemoryBudget::charge(NamespaceState& ns) {

@@ -37,14 +37,11 @@ class NamespaceState;
 class MemoryBudget {
  public:
   explicit MemoryBudget(std::size_t bytes) : budget_(bytes) {}
-  std::size_t budget() const noexcept { return budget_; }
   void add(const std::shared_ptr<NamespaceState>& ns);
   void remove(const NamespaceState* ns);
   /// Records what `ns` holds now, then unloads other namespaces, least recently used first
   /// (saving dirty ones first), until the loaded ones fit the budget or none is left to unload.
   void charge(NamespaceState& ns);
-  /// The bytes charged for loaded namespaces.
-  std::size_t loaded_bytes() const;
 
  private:
   struct Member {
@@ -52,7 +49,7 @@ class MemoryBudget {
     std::size_t bytes = 0;
   };
   const std::size_t budget_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::map<const NamespaceState*, Member> members_;
   std::size_t total_ = 0;  // sum of members_' bytes
 };
