@@ -46,7 +46,7 @@ cd "${REPO_ROOT}"
 
 readonly DEB_PACKAGES=(
   g++ cmake ninja-build pkg-config
-  libhnswlib-dev nlohmann-json3-dev libxxhash-dev libzstd-dev zlib1g-dev
+  libhnswlib-dev nlohmann-json3-dev libxxhash-dev libzstd-dev zlib1g-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
 )
@@ -126,10 +126,10 @@ preset_test() {
   run ctest --preset "$1"
 }
 
-# The test targets whose ctest entries carry the `concurrency` label: the hnswstore_add_test
-# lines of tests/CMakeLists.txt whose label list names it.
+# The test targets whose ctest entries carry the `concurrency` label: the hnswstore_add_test and
+# hnswstore_add_memory_test lines of tests/CMakeLists.txt whose label list names it.
 concurrency_targets() {
-  sed -n 's/^hnswstore_add_test(\([A-Za-z0-9_]*\) "[^"]*\bconcurrency\b[^"]*".*/\1/p' \
+  sed -n 's/^ *hnswstore_add_\(memory_\)\{0,1\}test(\([A-Za-z0-9_]*\) "[^"]*\bconcurrency\b[^"]*".*/\2/p' \
     "${REPO_ROOT}/tests/CMakeLists.txt"
 }
 
