@@ -1,7 +1,9 @@
 // An application that builds hnswstore as part of its own project. Exit status 0 means the
-// nearest of three records is the expected one.
+// nearest of three records is the expected one and an episodic memory (hnswstore::memory)
+// finds what was added to it.
 #include <cstdio>
 #include <hnswstore/hnswstore.hpp>
+#include <hnswstore/memory.hpp>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,17 @@ int main() {
   if (!hits) return fail("search: " + hits.error().to_string());
   if (hits->size() != 3) return fail("search returned " + std::to_string(hits->size()) + " hits");
   if ((*hits)[0].id != "b") return fail("nearest hit is '" + (*hits)[0].id + "', expected 'b'");
+  // hnswstore::memory: an episodic memory finds what was said.
+  auto memory = hnswstore::memory::EpisodicMemory::create(
+      hnswstore::memory::MemoryConfig::for_testing());
+  if (!memory) return fail("EpisodicMemory::create: " + memory.error().to_string());
+  hnswstore::memory::EpisodicEntry entry;
+  entry.session_id = "s1";
+  entry.role = "user";
+  entry.content = "the launch code is tangerine";
+  if (auto id = memory->add(entry); !id) return fail("add: " + id.error().to_string());
+  auto found = memory->search("tangerine", 1);
+  if (!found || found->size() != 1) return fail("memory search found nothing");
   std::printf("add_subdirectory consumer: ok (hnswstore %s)\n", hnswstore::version());
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <hnswstore/hnswstore.hpp>
+#include <hnswstore/memory.hpp>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,23 @@ int use_hnswstore() {
   return 0;
 }
 
+// hnswstore::memory, the package's second target: an episodic memory finds what was said.
+int use_memory() {
+  using namespace hnswstore::memory;
+  auto memory = EpisodicMemory::create(MemoryConfig::for_testing());
+  if (!memory) return fail("EpisodicMemory::create: " + memory.error().to_string());
+  EpisodicEntry entry;
+  entry.session_id = "s1";
+  entry.role = "user";
+  entry.content = "my favourite colour is ultramarine";
+  if (auto id = memory->add(entry); !id) return fail("memory add: " + id.error().to_string());
+  MemorySearchOptions lexical;
+  lexical.mode = SearchMode::kLexical;
+  auto hits = memory->search("ultramarine", 1, lexical);
+  if (!hits || hits->size() != 1) return fail("memory search found nothing");
+  return 0;
+}
+
 }  // namespace
 
 int main() {
@@ -62,6 +80,7 @@ int main() {
   }
   if (int rc = use_hnswlib(); rc != 0) return rc;
   if (int rc = use_hnswstore(); rc != 0) return rc;
+  if (int rc = use_memory(); rc != 0) return rc;
   std::printf("find_package consumer: ok (hnswstore %s, built against hnswlib %s)\n",
               hnswstore::version(), hnswstore::hnswlib_version());
   return 0;
