@@ -39,6 +39,7 @@
 
 #include "hnswstore/memory.hpp"
 #include "hnswstore/namespace.hpp"
+#include "child_process.hpp"
 #include "test_dir.hpp"
 
 namespace hnswstore::memory {
@@ -1618,41 +1619,14 @@ TEST_P(EpisodicMemoryTest, PersistsAcrossCloseAndReopen) {
   EXPECT_EQ(m.backend_name(), backend_name(GetParam()));
 }
 
-// Exit codes of the children.
-constexpr int kChildOk = 0;
-constexpr int kChildFailed = 20;
-
-[[noreturn]] void child_exit(const fs::path& report, int code, const std::string& message = {}) {
-  if (!message.empty()) {
-    const int fd = ::open(report.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      const std::string line = message + "\n";
-      (void)!::write(fd, line.data(), line.size());
-      ::close(fd);
-    }
-  }
-  ::_exit(code);
-}
-
-std::string read_report(const fs::path& report) {
-  std::ifstream in(report);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using hnswstore::testing::child_exit;
+using hnswstore::testing::kChildFailed;
+using hnswstore::testing::kChildOk;
+using hnswstore::testing::read_report;
 
 template <class F>
 pid_t fork_child(F&& body) {
-  std::cout.flush();
-  std::cerr.flush();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::alarm(60);  // a child that hangs dies (SIGALRM) instead of hanging the test
-    body();
-    ::_exit(kChildFailed);
-  }
-  return pid;
+  return hnswstore::testing::fork_child(std::forward<F>(body), /*watchdog_seconds=*/60);
 }
 
 int wait_child(pid_t pid) {
