@@ -73,47 +73,48 @@ Metadata encode(const EpisodicEntry& entry) {
   return m;
 }
 
-Result<EpisodicEntry> decode(std::string id, const Metadata& metadata) {
+Result<EpisodicEntry> decode(std::string id, Metadata metadata) {
   auto bad = [&](std::string_view key, std::string_view what) {
     return Status::Corruption("entry '" + id + "': " + std::string(key) + ": " +
                               std::string(what) + " (not written by EpisodicMemory?)");
   };
   if (!metadata.is_object()) return bad("metadata", "not an object");
   EpisodicEntry e;
-  e.metadata = Metadata::object();
-  bool have_session = false, have_role = false, have_content = false, have_time = false,
-       have_ingested = false;
-  for (const auto& [key, value] : metadata.items()) {
-    if (key.empty() || key[0] != '@') {
-      e.metadata[key] = value;
-    } else if (key == kSessionKey) {
-      if (!value.is_string()) return bad(key, "expected a string");
-      e.session_id = value.get<std::string>();
-      have_session = true;
-    } else if (key == kRoleKey) {
-      if (!value.is_string()) return bad(key, "expected a string");
-      e.role = value.get<std::string>();
-      have_role = true;
-    } else if (key == kContentKey) {
-      if (!value.is_string()) return bad(key, "expected a string");
-      e.content = value.get<std::string>();
-      have_content = true;
-    } else if (key == kTimeKey || key == kIngestedKey) {
-      if (!value.is_number_integer()) return bad(key, "expected an integer");
-      const TimePoint t = from_nanos(value.get<std::int64_t>());
-      (key == kTimeKey ? e.timestamp : e.ingestion_time) = t;
-      (key == kTimeKey ? have_time : have_ingested) = true;
-    } else if (key == kProcessedKey) {
-      if (!value.is_boolean()) return bad(key, "expected a boolean");
-      e.processed = value.get<bool>();
-    }
-    // Other '@' keys are ignored: a later version may add some.
+  // Take the reserved keys out of the object (moving their strings); what is left is the
+  // entry's own metadata. Reserved keys sort before letters, so they are the object's first.
+  auto take = [&](std::string_view key) -> Metadata* {
+    auto it = metadata.find(key);
+    return it == metadata.end() ? nullptr : &*it;
+  };
+  auto take_string = [&](std::string_view key, std::string& out) -> Status {
+    Metadata* v = take(key);
+    if (v == nullptr) return bad(key, "missing");
+    if (!v->is_string()) return bad(key, "expected a string");
+    out = std::move(v->get_ref<std::string&>());
+    return Status::Ok();
+  };
+  auto take_time = [&](std::string_view key, TimePoint& out) -> Status {
+    Metadata* v = take(key);
+    if (v == nullptr) return bad(key, "missing");
+    if (!v->is_number_integer()) return bad(key, "expected an integer");
+    out = from_nanos(v->get<std::int64_t>());
+    return Status::Ok();
+  };
+  if (Status s = take_string(kSessionKey, e.session_id); !s.ok()) return s;
+  if (Status s = take_string(kRoleKey, e.role); !s.ok()) return s;
+  if (Status s = take_string(kContentKey, e.content); !s.ok()) return s;
+  if (Status s = take_time(kTimeKey, e.timestamp); !s.ok()) return s;
+  if (Status s = take_time(kIngestedKey, e.ingestion_time); !s.ok()) return s;
+  if (Metadata* v = take(kProcessedKey)) {
+    if (!v->is_boolean()) return bad(kProcessedKey, "expected a boolean");
+    e.processed = v->get<bool>();
   }
-  if (!have_session) return bad(kSessionKey, "missing");
-  if (!have_role) return bad(kRoleKey, "missing");
-  if (!have_content) return bad(kContentKey, "missing");
-  if (!have_time) return bad(kTimeKey, "missing");
-  if (!have_ingested) return bad(kIngestedKey, "missing");
+  // Drop every '@' key (a later version may add some); they sort first.
+  auto& object = metadata.get_ref<Metadata::object_t&>();
+  while (!object.empty() && !object.begin()->first.empty() && object.begin()->first[0] == '@') {
+    object.erase(object.begin());
+  }
+  e.metadata = std::move(metadata);
   e.id = std::move(id);
   return e;
 }

@@ -32,9 +32,9 @@ Status check_entry(const EpisodicEntry& entry, std::size_t dimension, std::strin
 /// The record metadata of an entry (its embedding and id are stored apart).
 Metadata encode(const EpisodicEntry& entry);
 
-/// The entry a record holds. kCorruption naming the id when a reserved key is missing or of
-/// the wrong type (a namespace not written by the memory, or damaged).
-Result<EpisodicEntry> decode(std::string id, const Metadata& metadata);
+/// The entry a record holds (its metadata moved in). kCorruption naming the id when a reserved
+/// key is missing or of the wrong type (a namespace not written by the memory, or damaged).
+Result<EpisodicEntry> decode(std::string id, Metadata metadata);
 
 /// The store filter of a search's conditions (session, role, times, processed, metadata).
 Filter to_filter(const MemorySearchOptions& options);

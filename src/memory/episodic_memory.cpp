@@ -93,7 +93,7 @@ class MemoryState {
     std::vector<EpisodicEntry> out;
     Status s = for_each_page(filter, [&](std::vector<Record>& records) {
       for (Record& r : records) {
-        auto e = decode(std::move(r.id), r.metadata);
+        auto e = decode(std::move(r.id), std::move(r.metadata));
         if (!e) return e.error();
         e->embedding = std::move(r.vector);
         out.push_back(std::move(*e));
@@ -185,7 +185,7 @@ class MemoryState {
         if (old.error().code() == StatusCode::kNotFound) continue;
         return old.error();
       }
-      auto e = decode(std::move(old->id), old->metadata);
+      auto e = decode(std::move(old->id), std::move(old->metadata));
       if (e) replaced.push_back(std::move(*e));
     }
     Status s = ns.upsert(ids, vectors, metadata);
@@ -227,7 +227,7 @@ class MemoryState {
         return r.error();
       }
       if (!filter.matches(r->metadata)) continue;
-      auto e = decode(std::move(r->id), r->metadata);
+      auto e = decode(std::move(r->id), std::move(r->metadata));
       if (!e) return e.error();
       fetched.emplace(id, std::move(*e));
       out.emplace_back(std::move(id), score);
@@ -274,7 +274,6 @@ class MemoryState {
     if (ns.size() == 0) return out;  // empty memory: no embedding call, no error
     const Filter filter = to_filter(options);
     const bool want_vector = options.mode != SearchMode::kLexical;
-    const bool want_lexical = options.mode != SearchMode::kVector;
     const std::size_t candidates =
         options.mode == SearchMode::kHybrid
             ? std::max(top_k, options.candidates != 0 ? options.candidates
@@ -292,6 +291,19 @@ class MemoryState {
       embedded = std::move(*v);
       query_vector = embedded;
     }
+    if (options.mode == SearchMode::kVector) {  // the store's order is the answer
+      auto r = ns.search(query_vector, {.k = top_k, .filter = filter, .include_metadata = true});
+      if (!r) return r.error();
+      out.reserve(r->size());
+      for (Hit& h : *r) {
+        const float score = 1.0f - h.distance;
+        if (options.min_score && score < *options.min_score) break;  // best first
+        auto e = decode(std::move(h.id), std::move(h.metadata));
+        if (!e) return e.error();
+        out.push_back({std::move(*e), score});
+      }
+      return out;
+    }
     std::vector<Hit> hits;
     std::vector<std::pair<std::string, float>> vector_ranked, lexical_ranked;
     std::map<std::string, EpisodicEntry, std::less<>> fetched;
@@ -300,21 +312,19 @@ class MemoryState {
       if (!r) return r.error();
       vector_ranked = std::move(*r);
     }
-    if (want_lexical) {
-      auto r = lexical_ranking(query_text, candidates, filter, fetched);
-      if (!r) return r.error();
-      lexical_ranked = std::move(*r);
+    auto r = lexical_ranking(query_text, candidates, filter, fetched);
+    if (!r) return r.error();
+    lexical_ranked = std::move(*r);
+    for (Hit& h : hits) {
+      if (fetched.count(h.id) != 0) continue;
+      std::string id = h.id;
+      auto e = decode(std::move(h.id), std::move(h.metadata));
+      if (!e) return e.error();
+      fetched.emplace(std::move(id), std::move(*e));
     }
     const std::vector<std::pair<std::string, float>> ranking =
-        options.mode == SearchMode::kVector    ? vector_ranked
-        : options.mode == SearchMode::kLexical ? lexical_ranked
-                                               : fuse(vector_ranked, lexical_ranked, options);
-    for (const Hit& h : hits) {
-      if (fetched.count(h.id) != 0) continue;
-      auto e = decode(h.id, h.metadata);
-      if (!e) return e.error();
-      fetched.emplace(h.id, std::move(*e));
-    }
+        options.mode == SearchMode::kLexical ? std::move(lexical_ranked)
+                                             : fuse(vector_ranked, lexical_ranked, options);
     for (const auto& [id, score] : ranking) {
       if (out.size() == top_k) break;
       if (options.min_score && score < *options.min_score) break;  // best first
@@ -374,7 +384,7 @@ class MemoryState {
     std::unique_lock lock(index_mu);
     return for_each_page(Filter(), [&](std::vector<Record>& records) {
       for (Record& r : records) {
-        auto e = decode(std::move(r.id), r.metadata);
+        auto e = decode(std::move(r.id), std::move(r.metadata));
         if (!e) return e.error();
         index_add(*e);
       }
@@ -468,6 +478,12 @@ Result<EpisodicMemory> EpisodicMemory::create(MemoryConfig config) {
   }
   state->ns = std::move(*ns);
   state->dimension = dimension;
+  // The first read loads the namespace's records (the store logs that); then the lexical index
+  // and the session table are rebuilt from them, timed on their own.
+  if (auto probe = state->ns.get(" "); !probe && probe.error().code() != StatusCode::kNotFound &&
+                                        probe.error().code() != StatusCode::kInvalidArgument) {
+    return probe.error();
+  }
   const auto start = std::chrono::steady_clock::now();
   if (Status s = state->load(); !s.ok()) return s;
   if (state->ns.size() != 0) {
@@ -546,7 +562,7 @@ Result<EpisodicEntry> EpisodicMemory::get(std::string_view id) const {
       }
       return r.error();
     }
-    auto e = detail::decode(std::move(r->id), r->metadata);
+    auto e = detail::decode(std::move(r->id), std::move(r->metadata));
     if (!e) return e.error();
     e->embedding = std::move(r->vector);
     return e;
@@ -617,7 +633,7 @@ Result<std::vector<std::string>> EpisodicMemory::list_sessions_with_unprocessed(
     Status s = state_->for_each_page(
         Filter::ne(std::string(detail::kProcessedKey), true), [&](std::vector<Record>& records) {
           for (Record& r : records) {
-            auto e = detail::decode(std::move(r.id), r.metadata);
+            auto e = detail::decode(std::move(r.id), std::move(r.metadata));
             if (!e) return e.error();
             auto [it, inserted] = latest.emplace(e->session_id, e->timestamp);
             if (!inserted) it->second = std::max(it->second, e->timestamp);
@@ -719,7 +735,7 @@ Result<EpisodicMemory> EpisodicMemory::migrate_to(MemoryConfig target) const {
       std::vector<EpisodicEntry> batch;
       batch.reserve(records.size());
       for (Record& r : records) {
-        auto e = detail::decode(std::move(r.id), r.metadata);
+        auto e = detail::decode(std::move(r.id), std::move(r.metadata));
         if (!e) return e.error();
         if (keep_vectors) e->embedding = std::move(r.vector);
         batch.push_back(std::move(*e));

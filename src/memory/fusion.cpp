@@ -33,8 +33,11 @@ void add_reciprocal_rank(const Ranking& ranking, float rrf_k, float Parts::*part
 MemorySearchOptions resolve_auto(const MemorySearchOptions& options) {
   MemorySearchOptions o = options;
   if (o.fusion == Fusion::kAuto) {
+    // Measured (docs/memory.md, "Hybrid recall"): relative-score fusion weighting the vector
+    // ranking 0.8 stays within 0.02 recall@10 of the better single ranking with a weak
+    // (hashing) and a strong embedder, and has the best mean recall@5 and @10 of the sweep.
     o.fusion = Fusion::kRelativeScore;
-    o.vector_weight = 0.5f;
+    o.vector_weight = 0.8f;
   }
   return o;
 }

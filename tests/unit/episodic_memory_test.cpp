@@ -1015,10 +1015,12 @@ TEST_P(EpisodicMemoryTest, FusionScoresFollowTheDocumentedFormulas) {
   const auto vector_only = must_search(m, "memo violin orchestra", 5, o);
   const auto vector = must_search(m, "memo violin orchestra", 5, in_mode(SearchMode::kVector));
   EXPECT_EQ(ids_of(vector_only), ids_of(vector));
-  // kAuto is kRelativeScore with vector_weight 0.5 (entry.hpp).
+  // kAuto is kRelativeScore with vector_weight 0.8, whatever vector_weight says (entry.hpp).
   MemorySearchOptions automatic = in_mode(SearchMode::kHybrid);
+  automatic.vector_weight = 0.1f;
   const auto a = must_search(m, "memo giraffe violin", 10, automatic);
   automatic.fusion = Fusion::kRelativeScore;
+  automatic.vector_weight = 0.8f;
   const auto r = must_search(m, "memo giraffe violin", 10, automatic);
   ASSERT_EQ(a.size(), r.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i].score, r[i].score, 1e-6);

@@ -60,7 +60,8 @@ struct ScoredEntry {
 enum class SearchMode { kVector, kLexical, kHybrid };
 
 /// How kHybrid fuses the vector and lexical rankings (docs/memory.md, "Hybrid recall").
-/// - kAuto: the measured default (currently kRelativeScore with vector_weight 0.5).
+/// - kAuto: the measured default: kRelativeScore with vector_weight 0.8 (vector_weight as set
+///   in the options is not used).
 /// - kReciprocalRank: 2 * (vector_weight / (rrf_k + rank_v) + (1 - vector_weight) /
 ///   (rrf_k + rank_l)), ranks from 1, a missing rank contributing 0 (vector_weight 0.5 is plain
 ///   RRF).
