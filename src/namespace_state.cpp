@@ -760,7 +760,11 @@ Result<std::vector<Record>> NamespaceState::scan(const Filter& filter, std::size
     for (const Slot s : slots) order.emplace_back(ids_.id(s), s);
     const std::size_t first = std::min(offset, order.size());
     const std::size_t last = first + std::min(limit, order.size() - first);
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(last), order.end());
+    // Only the page is sorted: everything before it is split off in linear time, so paging
+    // through n records costs O(n) per page, not O(n log n).
+    const auto page_begin = order.begin() + static_cast<std::ptrdiff_t>(first);
+    if (first > 0 && first < order.size()) std::nth_element(order.begin(), page_begin, order.end());
+    std::partial_sort(page_begin, order.begin() + static_cast<std::ptrdiff_t>(last), order.end());
     std::vector<Record> records;
     records.reserve(last - first);
     for (std::size_t i = first; i < last; ++i) {
