@@ -108,6 +108,10 @@ Status NamespaceState::not_found() const {
   return Status::NotFound("namespace '" + name_ + "' was dropped");
 }
 
+Status NamespaceState::closed() const {
+  return Status::NotSupported("namespace '" + name_ + "': its store was closed");
+}
+
 Status NamespaceState::writable() const {
   if (context_->options.read_only) {
     return Status::NotSupported("namespace '" + name_ + "': the store was opened read_only");
@@ -1018,6 +1022,9 @@ Status NamespaceState::lock_writer(std::unique_lock<std::mutex>& writer) {
   touch();
   writer = std::unique_lock<std::mutex>(write_mutex_);
   if (dropped()) return not_found();
+  // Checked under the writer lock: close() sets the flag first and then saves every namespace
+  // under its writer lock, so a write either lands before that save (and is saved) or fails.
+  if (context_->closed.load(std::memory_order_acquire)) return closed();
   if (!loaded_.load(std::memory_order_acquire)) return load_locked();
   return Status::Ok();
 }
@@ -1033,13 +1040,14 @@ void NamespaceState::charge_budget() {
 
 std::optional<std::size_t> NamespaceState::try_unload() {
   std::unique_lock<std::mutex> writer(write_mutex_, std::try_to_lock);
+  // A closed store saves nothing more (close() saved what it had to).
   if (!writer.owns_lock() || dropped() || !loaded_.load(std::memory_order_acquire) ||
-      !context_->persistent()) {
+      !context_->persistent() || context_->closed.load(std::memory_order_acquire)) {
     return std::nullopt;
   }
   // A read-only store has nothing to save (only ef_search can differ, and it is not kept).
   if ((dirty_ || !disk_) && !context_->options.read_only) {
-    if (Status s = save_locked(); !s.ok()) {
+    if (Status s = save_locked(false); !s.ok()) {
       context_->log(LogLevel::kWarning, "memory budget: namespace '" + name_ +
                                             "' stays loaded: saving it failed: " + s.message());
       return std::nullopt;
@@ -1399,19 +1407,23 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
 Status NamespaceState::save() {
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
-  return save_locked();
+  return save_locked(false);
 }
 
-Status NamespaceState::save_locked() {
+Status NamespaceState::save_at_close() {
+  std::unique_lock<std::mutex> writer(write_mutex_);
+  if (dropped()) return Status::Ok();
+  return save_locked(true);
+}
+
+Status NamespaceState::save_locked(bool at_close) {
   if (!context_->persistent()) {
     return Status::NotSupported("namespace '" + name_ +
                                 "': the store lives in memory; VectorStore::open gives one "
                                 "that saves");
   }
   if (Status s = writable(); !s.ok()) return s;
-  if (context_->closed.load(std::memory_order_acquire)) {
-    return Status::NotSupported("namespace '" + name_ + "': its store was closed");
-  }
+  if (!at_close && context_->closed.load(std::memory_order_acquire)) return closed();
   if (!loaded_.load(std::memory_order_acquire) || !dirty_) return Status::Ok();
   const StoreOptions& so = context_->options;
   try {

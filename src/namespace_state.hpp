@@ -104,7 +104,11 @@ class NamespaceState {
   Status set_ef_search(std::size_t ef);
   Status compact();
   /// Commits the namespace to disk if it changed since its last commit (docs/format.md).
+  /// kNotSupported once the store is closed.
   Status save();
+  /// VectorStore::close(): as save(), after the store was marked closed (so that no write can
+  /// follow it); a dropped namespace is skipped.
+  Status save_at_close();
   NamespaceStats stats() const;
   bool dirty() const;
   /// Whether the last commit names `file` (used by VectorStore::open only, before sharing).
@@ -156,11 +160,14 @@ class NamespaceState {
   /// budget unloaded it in between. kNotFound if dropped.
   Status lock_loaded(std::shared_lock<RwLock>& lock) const;
   /// Takes the writer lock on a loaded namespace (loading it if the budget unloaded it).
+  /// kNotFound if dropped, kNotSupported once the store is closed: every writer calls this.
   Status lock_writer(std::unique_lock<std::mutex>& writer);
   void touch() const noexcept;
   Status load_from(const NamespaceConfig& config);
   Status writable() const;  // kNotSupported in a read-only store
-  Status save_locked();  // write_mutex_ held
+  Status closed() const;    // the kNotSupported of every write after VectorStore::close()
+  /// write_mutex_ held. `at_close`: called by close(), which has marked the store closed.
+  Status save_locked(bool at_close);
   Status check_input(std::string_view id, std::span<const float> vector, Metadata& metadata,
                      std::string_view id_field, std::string_view vector_field,
                      std::string_view metadata_field) const;

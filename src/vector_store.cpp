@@ -52,6 +52,28 @@ class StoreState {
       return Status::NotSupported("store: in memory; VectorStore::open gives one that saves");
     }
     if (Status s = writable(); !s.ok()) return s;
+    return save_all(false);
+  }
+
+  Status close() {
+    std::lock_guard<std::mutex> once(close_mutex);  // concurrent closes: one saves, all wait
+    if (context->closed.load()) return Status::Ok();
+    // First the flag, then the saves: every write checks the flag under its namespace's writer
+    // lock, and each save below takes that lock, so a write that raced close() either landed
+    // before its namespace's save (and is saved) or fails; none is acknowledged and dropped.
+    context->closed.store(true, std::memory_order_release);
+    Status s;
+    if (context->persistent() && !context->options.read_only && context->options.save_on_close) {
+      s = save_all(true);
+    }
+    dir_lock.reset();
+    return s;
+  }
+
+  // Saves the namespaces; the first error is returned, the others logged. `at_close`: close()
+  // has marked the store closed; every namespace is visited (under its writer lock, so that a
+  // write in progress finishes first), not only those that look dirty now.
+  Status save_all(bool at_close) {
     std::vector<std::shared_ptr<NamespaceState>> all;
     {
       std::shared_lock<std::shared_mutex> lock(mutex);
@@ -59,8 +81,13 @@ class StoreState {
     }
     Status first;
     for (const auto& ns : all) {
-      if (!ns->dirty()) continue;
-      Status s = ns->save();
+      Status s;
+      if (at_close) {
+        s = ns->save_at_close();
+      } else {
+        if (!ns->dirty()) continue;
+        s = ns->save();
+      }
       if (s.ok() || s.code() == StatusCode::kNotFound) continue;  // dropped meanwhile
       if (first.ok()) {
         first = s;
@@ -69,18 +96,6 @@ class StoreState {
       }
     }
     return first;
-  }
-
-  Status close() {
-    std::lock_guard<std::mutex> once(close_mutex);  // concurrent closes: one saves, all wait
-    if (context->closed.load()) return Status::Ok();
-    Status s;
-    if (context->persistent() && !context->options.read_only && context->options.save_on_close) {
-      s = save();
-    }
-    context->closed.store(true, std::memory_order_release);
-    dir_lock.reset();
-    return s;
   }
 
   // Creates and registers a namespace; `mutex` is held exclusively.
@@ -258,8 +273,10 @@ Result<Namespace> VectorStore::create_namespace(std::string_view name,
   if (!state_) return moved_from();
   if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
   if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
-  if (Status s = state_->writable(); !s.ok()) return s;
   std::unique_lock<std::shared_mutex> lock(state_->mutex);
+  // Under the catalogue lock: close() marks the store closed before it lists the namespaces
+  // to save, so a namespace created here is either saved by it or never created.
+  if (Status s = state_->writable(); !s.ok()) return s;
   if (state_->namespaces.count(name) != 0 || state_->broken.count(name) != 0) {
     return Status::AlreadyExists("name: namespace '" + std::string(name) + "' already exists");
   }
@@ -284,8 +301,8 @@ Result<Namespace> VectorStore::get_or_create_namespace(std::string_view name,
   if (!state_) return moved_from();
   if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
   if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
-  if (Status s = state_->usable(); !s.ok()) return s;
   std::unique_lock<std::shared_mutex> lock(state_->mutex);
+  if (Status s = state_->usable(); !s.ok()) return s;  // under the lock, as in create_namespace
   auto it = state_->namespaces.find(name);
   if (it != state_->namespaces.end()) {
     if (Status s = compare_options(it->second->options(), options, name); !s.ok()) return s;

@@ -34,7 +34,10 @@ class NamespaceState;
 ///   default-constructed;
 /// - kInvalidArgument for input that breaks the rules below; the namespace is then unchanged;
 /// - kResourceExhausted when a quota (max_elements, memory_limit_bytes) or the allocator says
-///   no; the namespace is then unchanged.
+///   no; the namespace is then unchanged;
+/// - kNotSupported for every write (upsert, update_metadata, remove, set_ef_search, compact,
+///   save) once its store is closed (VectorStore::close() or the destructor of a persistent
+///   store), and for changes to a store opened read_only.
 ///
 /// Input rules: ids are 1..1024 bytes; vectors have exactly options().dimension finite floats
 /// (no NaN or infinity; for cosine, not all zero); metadata is a JSON object or null (= {}).

@@ -73,9 +73,14 @@ class HNSWSTORE_API VectorStore {
   /// Saves every namespace changed since its last save (Namespace::save). Returns the first
   /// error; the other namespaces are still saved. kNotSupported in memory or read_only.
   Status save();
-  /// Saves dirty namespaces if save_on_close (errors returned), releases the directory lock and
-  /// closes the store: later calls on it answer kInvalidArgument, Namespace::save kNotSupported.
-  /// The destructor closes a store not yet closed, logging errors. Idempotent.
+  /// Closes the store: from the moment close() starts, every write through any Namespace handle
+  /// of this store (upsert, update_metadata, remove, set_ef_search, compact, save) fails with
+  /// kNotSupported (`namespace '...': its store was closed`); then, if save_on_close, every
+  /// namespace with unsaved changes is saved (errors returned), and the directory lock is
+  /// released. A write racing close() either lands before its namespace's save and is saved, or
+  /// fails: none is acknowledged and then dropped. Later calls on the store answer
+  /// kInvalidArgument (`store: closed`); handles still answer reads. The destructor closes a
+  /// persistent store not yet closed, logging errors. Idempotent; in-memory stores close too.
   Status close();
 
   /// The options the store was opened with.

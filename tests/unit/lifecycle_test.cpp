@@ -1,0 +1,203 @@
+// The store's life cycle and its locks: writes around close(), drops while a namespace's writer
+// is busy, and the memory budget's saves while other tenants write.
+//
+// No assertion here is about time. A wait that cannot end on the code under test (a deadlock)
+// is bounded by a generous timeout only so that such a failure is reported instead of hanging;
+// the test then releases what it holds so that the stuck threads finish.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hnswstore/hnswstore.hpp"
+#include "test_dir.hpp"
+
+namespace hnswstore {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+constexpr std::size_t kDim = 4;
+// How long a call may take before the test calls it stuck (a deadlock): far beyond any call here.
+constexpr std::chrono::seconds kStuck{60};
+
+std::vector<float> vec(float x) { return {x, -x, 0.5f * x, 1.0f}; }
+
+StoreOptions quiet(StoreOptions o = {}) {
+  o.threads = 2;
+  o.logger = [](LogLevel, std::string_view) {};
+  return o;
+}
+
+NamespaceOptions flat() {
+  return {.dimension = kDim, .metric = Metric::kL2, .index = IndexKind::kFlat};
+}
+
+NamespaceOptions graph() {
+  return {.dimension = kDim,
+          .metric = Metric::kL2,
+          .index = IndexKind::kHnsw,
+          .hnsw = {.m = 8, .ef_construction = 32, .ef_search = 32, .seed = 1, .graph_threshold = 1}};
+}
+
+// A one-shot gate: wait() blocks until open().
+class Gate {
+ public:
+  void open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+  bool wait_for(std::chrono::seconds d) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, d, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// ── close() ──────────────────────────────────────────────────────────────────────────────────
+
+// Every kind of write through a handle, as a list of (name, call).
+std::vector<std::pair<std::string, std::function<Status(Namespace&)>>> every_write() {
+  return {
+      {"upsert", [](Namespace& ns) { return ns.upsert("late", vec(9)); }},
+      {"upsert(records)",
+       [](Namespace& ns) { return ns.upsert(std::vector<Record>{{"late2", vec(8), {}}}); }},
+      {"upsert(columnar)",
+       [](Namespace& ns) {
+         const std::vector<std::string> ids = {"late3"};
+         return ns.upsert(ids, vec(7));
+       }},
+      {"update_metadata", [](Namespace& ns) { return ns.update_metadata("a", {{"x", 1}}); }},
+      {"remove(id)", [](Namespace& ns) { return ns.remove("a").status(); }},
+      {"remove(filter)", [](Namespace& ns) { return ns.remove(Filter()).status(); }},
+      {"set_ef_search", [](Namespace& ns) { return ns.set_ef_search(77); }},
+      {"compact", [](Namespace& ns) { return ns.compact(); }},
+      {"save", [](Namespace& ns) { return ns.save(); }},
+  };
+}
+
+void expect_only_a(const fs::path& dir) {
+  auto store = VectorStore::open(dir, quiet()).value();
+  ASSERT_EQ(store.list_namespaces(), std::vector<std::string>{"docs"});
+  auto ns = store.open_namespace("docs").value();
+  EXPECT_EQ(ns.size(), 1u);
+  EXPECT_TRUE(ns.contains("a"));
+  auto a = ns.get("a");
+  ASSERT_TRUE(a.has_value()) << a.error().to_string();
+  EXPECT_EQ(a->metadata, Metadata::object());
+  EXPECT_EQ(ns.options().hnsw.ef_search, graph().hnsw.ef_search);
+}
+
+TEST(Close, EveryWriteThroughAHandleFailsAfterClose) {
+  for (const bool by_destructor : {false, true}) {
+    SCOPED_TRACE(by_destructor ? "store destroyed" : "store closed");
+    TempDir tmp;
+    const fs::path dir = tmp.path() / "store";
+    Namespace ns;
+    {
+      auto store = VectorStore::open(dir, quiet()).value();
+      ns = store.create_namespace("docs", graph()).value();
+      ASSERT_TRUE(ns.upsert("a", vec(1)).ok());
+      if (!by_destructor) {
+        ASSERT_TRUE(store.close().ok());
+      }
+    }
+    for (auto& [what, write] : every_write()) {
+      const Status s = write(ns);
+      EXPECT_EQ(s.code(), StatusCode::kNotSupported) << what << ": " << s.to_string();
+      EXPECT_NE(s.message().find("closed"), std::string::npos) << what << ": " << s.to_string();
+    }
+    // Reads still work, and see that nothing changed.
+    EXPECT_EQ(ns.size(), 1u);
+    EXPECT_TRUE(ns.get("a").has_value());
+    EXPECT_FALSE(ns.contains("late"));
+    // And what close() saved is all there is.
+    ASSERT_NO_FATAL_FAILURE(expect_only_a(dir));
+  }
+}
+
+// Threads keep writing through their handles while the store closes: every write that was
+// acknowledged is in the store when it is opened again, and every write after close() returned
+// is refused.
+TEST(Close, AWriteRacingCloseIsEitherSavedOrRefused) {
+  constexpr int kWriters = 3;
+  for (const bool hnsw : {false, true}) {
+    for (int round = 0; round < 10; ++round) {
+      SCOPED_TRACE(std::string(hnsw ? "hnsw" : "flat") + " round " + std::to_string(round));
+      TempDir tmp;
+      const fs::path dir = tmp.path() / "store";
+      auto store = VectorStore::open(dir, quiet()).value();
+      auto ns = store.create_namespace("docs", hnsw ? graph() : flat()).value();
+      std::atomic<int> acknowledged{0};
+      std::atomic<bool> close_returned{false};
+      std::vector<std::vector<int>> acked(kWriters);  // per writer, the ids it got an ok for
+      std::vector<std::string> errors(kWriters);
+      std::vector<int> acked_after_close(kWriters, 0);
+      std::vector<std::thread> writers;
+      for (int w = 0; w < kWriters; ++w) {
+        writers.emplace_back([&, w] {
+          for (int i = 0;; ++i) {
+            const bool after = close_returned.load();
+            const Status s = ns.upsert("w" + std::to_string(w) + "-" + std::to_string(i),
+                                       vec(static_cast<float>(w * 100000 + i)), {{"i", i}});
+            if (!s.ok()) {
+              if (s.code() != StatusCode::kNotSupported) errors[w] = s.to_string();
+              return;
+            }
+            acked[w].push_back(i);
+            acknowledged.fetch_add(1);
+            // Old behaviour: writes after close() are acknowledged and never saved. A few are
+            // enough to show it; then stop.
+            if (after && ++acked_after_close[w] >= 20) return;
+          }
+        });
+      }
+      while (acknowledged.load() < 50 * (round + 1)) std::this_thread::yield();
+      const Status closed = store.close();
+      close_returned.store(true);
+      for (auto& t : writers) t.join();
+      ASSERT_TRUE(closed.ok()) << closed.to_string();
+      for (int w = 0; w < kWriters; ++w) {
+        EXPECT_EQ(errors[w], "") << "writer " << w;
+        EXPECT_EQ(acked_after_close[w], 0) << "writer " << w << " was acknowledged after close()";
+      }
+
+      auto reopened = VectorStore::open(dir, quiet()).value();
+      auto docs = reopened.open_namespace("docs").value();
+      std::size_t total = 0;
+      for (int w = 0; w < kWriters; ++w) {
+        total += acked[w].size();
+        for (const int i : acked[w]) {
+          const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
+          auto r = docs.get(id);
+          ASSERT_TRUE(r.has_value()) << id << " was acknowledged but is lost: "
+                                     << r.error().to_string();
+          ASSERT_EQ(r->vector, vec(static_cast<float>(w * 100000 + i))) << id;
+        }
+      }
+      EXPECT_EQ(docs.size(), total) << "the store holds writes that were not acknowledged";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hnswstore
