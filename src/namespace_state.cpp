@@ -949,6 +949,11 @@ NamespaceStats NamespaceState::stats() const {
 Status NamespaceState::drop() {
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
+  // As every writer (lock_writer): a drop that waited for this lock while the store closed must
+  // not remove files once close() has released the directory.
+  if (context_->closed.load(std::memory_order_acquire)) {
+    return Status::InvalidArgument("store: closed");
+  }
   if (context_->persistent()) {
     if (Status s = writable(); !s.ok()) return s;
     if (Status s =

@@ -98,12 +98,21 @@ class StoreState {
     return first;
   }
 
-  // Creates and registers a namespace; `mutex` is held exclusively.
+  // Creates and registers a namespace (replacing a dropped one that drop_namespace has not
+  // taken out yet); `mutex` is held exclusively.
   std::shared_ptr<NamespaceState> add(std::string_view name, const NamespaceOptions& options) {
     auto ns = std::make_shared<NamespaceState>(std::string(name), options, context);
-    namespaces.emplace(std::string(name), ns);
+    namespaces.insert_or_assign(std::string(name), ns);
     if (context->budget) context->budget->add(ns);
     return ns;
+  }
+
+  // The catalogue entry of a namespace that exists: a dropped one whose drop_namespace call has
+  // not erased it yet does not. `mutex` held.
+  std::shared_ptr<NamespaceState> find(std::string_view name) const {
+    auto it = namespaces.find(name);
+    if (it == namespaces.end() || it->second->dropped()) return nullptr;
+    return it->second;
   }
 
   const std::shared_ptr<const StoreContext> context;
@@ -277,7 +286,7 @@ Result<Namespace> VectorStore::create_namespace(std::string_view name,
   // Under the catalogue lock: close() marks the store closed before it lists the namespaces
   // to save, so a namespace created here is either saved by it or never created.
   if (Status s = state_->writable(); !s.ok()) return s;
-  if (state_->namespaces.count(name) != 0 || state_->broken.count(name) != 0) {
+  if (state_->find(name) || state_->broken.count(name) != 0) {
     return Status::AlreadyExists("name: namespace '" + std::string(name) + "' already exists");
   }
   return Namespace(state_->add(name, options));
@@ -288,12 +297,12 @@ Result<Namespace> VectorStore::open_namespace(std::string_view name) {
   if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
   if (Status s = state_->usable(); !s.ok()) return s;
   std::shared_lock<std::shared_mutex> lock(state_->mutex);
-  auto it = state_->namespaces.find(name);
-  if (it == state_->namespaces.end()) {
+  auto ns = state_->find(name);
+  if (!ns) {
     if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
     return Status::NotFound("name: no namespace '" + std::string(name) + "'");
   }
-  return Namespace(it->second);
+  return Namespace(std::move(ns));
 }
 
 Result<Namespace> VectorStore::get_or_create_namespace(std::string_view name,
@@ -303,10 +312,9 @@ Result<Namespace> VectorStore::get_or_create_namespace(std::string_view name,
   if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
   std::unique_lock<std::shared_mutex> lock(state_->mutex);
   if (Status s = state_->usable(); !s.ok()) return s;  // under the lock, as in create_namespace
-  auto it = state_->namespaces.find(name);
-  if (it != state_->namespaces.end()) {
-    if (Status s = compare_options(it->second->options(), options, name); !s.ok()) return s;
-    return Namespace(it->second);
+  if (auto ns = state_->find(name)) {
+    if (Status s = compare_options(ns->options(), options, name); !s.ok()) return s;
+    return Namespace(std::move(ns));
   }
   if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
   if (Status s = state_->writable(); !s.ok()) return s;
@@ -316,7 +324,7 @@ Result<Namespace> VectorStore::get_or_create_namespace(std::string_view name,
 bool VectorStore::has_namespace(std::string_view name) const {
   if (!state_ || !detail::check_namespace_name(name).ok()) return false;
   std::shared_lock<std::shared_mutex> lock(state_->mutex);
-  return state_->namespaces.count(name) != 0 || state_->broken.count(name) != 0;
+  return state_->find(name) || state_->broken.count(name) != 0;
 }
 
 std::vector<std::string> VectorStore::list_namespaces() const {
@@ -324,7 +332,9 @@ std::vector<std::string> VectorStore::list_namespaces() const {
   if (!state_) return names;
   std::shared_lock<std::shared_mutex> lock(state_->mutex);
   names.reserve(state_->namespaces.size());
-  for (const auto& [name, ns] : state_->namespaces) names.push_back(name);
+  for (const auto& [name, ns] : state_->namespaces) {
+    if (!ns->dropped()) names.push_back(name);
+  }
   for (const auto& [name, status] : state_->broken) names.push_back(name);
   std::sort(names.begin(), names.end());
   return names;
@@ -335,8 +345,8 @@ Status VectorStore::drop_namespace(std::string_view name) {
   if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
   if (Status s = state_->writable(); !s.ok()) return s;
   std::unique_lock<std::shared_mutex> lock(state_->mutex);
-  auto it = state_->namespaces.find(name);
-  if (it == state_->namespaces.end()) {
+  std::shared_ptr<detail::NamespaceState> ns = state_->find(name);
+  if (!ns) {
     auto b = state_->broken.find(name);
     if (b == state_->broken.end()) {
       return Status::NotFound("name: no namespace '" + std::string(name) + "'");
@@ -359,10 +369,23 @@ Status VectorStore::drop_namespace(std::string_view name) {
     state_->broken.erase(b);
     return Status::Ok();
   }
-  // Files first (under the namespace's writer lock, so no save interleaves), then memory.
-  if (Status s = it->second->drop(); !s.ok()) return s;
-  if (state_->context->budget) state_->context->budget->remove(it->second.get());
-  state_->namespaces.erase(it);
+  // NamespaceState::drop() waits for the namespace's writer (a bulk load, a save's fsync, a
+  // callback) and removes its files: outside the catalogue lock, so that the other namespaces
+  // stay usable meanwhile, and so that a callback of that writer may call the store. The entry
+  // stays in the catalogue until the drop has happened (a failed drop leaves it as it was, and
+  // its name cannot be created again while its files are being removed); from then on lookups
+  // skip it, and it is erased below unless a new namespace of that name has replaced it.
+  lock.unlock();
+  if (Status s = ns->drop(); !s.ok()) {
+    if (s.code() == StatusCode::kNotFound) {  // another drop_namespace call was first
+      return Status::NotFound("name: no namespace '" + std::string(name) + "'");
+    }
+    return s;
+  }
+  if (state_->context->budget) state_->context->budget->remove(ns.get());
+  lock.lock();
+  auto it = state_->namespaces.find(name);
+  if (it != state_->namespaces.end() && it->second == ns) state_->namespaces.erase(it);
   return Status::Ok();
 }
 

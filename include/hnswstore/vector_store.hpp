@@ -67,7 +67,11 @@ class HNSWSTORE_API VectorStore {
   /// Every namespace name, sorted.
   std::vector<std::string> list_namespaces() const;
   /// Deletes the namespace and its records. Every handle to it then answers kNotFound.
-  /// Errors: kNotFound if there is none; kInvalidArgument for a bad name.
+  /// Waits for a write in progress on that namespace (its writer lock) without blocking calls
+  /// on the store or on other namespaces meanwhile; until the drop happens the namespace is
+  /// still there (listed, openable, its name taken), and a failed drop leaves it so.
+  /// Errors: kNotFound if there is none; kInvalidArgument for a bad name; kIOError from
+  /// removing its config (nothing is dropped then).
   Status drop_namespace(std::string_view name);
 
   /// Saves every namespace changed since its last save (Namespace::save). Returns the first

@@ -6,6 +6,7 @@
 // the test then releases what it holds so that the stuck threads finish.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -29,7 +30,7 @@ using testing::TempDir;
 
 constexpr std::size_t kDim = 4;
 // How long a call may take before the test calls it stuck (a deadlock): far beyond any call here.
-constexpr std::chrono::seconds kStuck{60};
+constexpr std::chrono::seconds kStuck{30};
 
 std::vector<float> vec(float x) { return {x, -x, 0.5f * x, 1.0f}; }
 
@@ -44,10 +45,11 @@ NamespaceOptions flat() {
 }
 
 NamespaceOptions graph() {
-  return {.dimension = kDim,
-          .metric = Metric::kL2,
-          .index = IndexKind::kHnsw,
-          .hnsw = {.m = 8, .ef_construction = 32, .ef_search = 32, .seed = 1, .graph_threshold = 1}};
+  return {
+      .dimension = kDim,
+      .metric = Metric::kL2,
+      .index = IndexKind::kHnsw,
+      .hnsw = {.m = 8, .ef_construction = 32, .ef_search = 32, .seed = 1, .graph_threshold = 1}};
 }
 
 // A one-shot gate: wait() blocks until open().
@@ -80,13 +82,18 @@ std::vector<std::pair<std::string, std::function<Status(Namespace&)>>> every_wri
   return {
       {"upsert", [](Namespace& ns) { return ns.upsert("late", vec(9)); }},
       {"upsert(records)",
-       [](Namespace& ns) { return ns.upsert(std::vector<Record>{{"late2", vec(8), {}}}); }},
+       [](Namespace& ns) {
+         return ns.upsert(std::vector<Record>{{"late2", vec(8), {}}});
+       }},
       {"upsert(columnar)",
        [](Namespace& ns) {
          const std::vector<std::string> ids = {"late3"};
          return ns.upsert(ids, vec(7));
        }},
-      {"update_metadata", [](Namespace& ns) { return ns.update_metadata("a", {{"x", 1}}); }},
+      {"update_metadata",
+       [](Namespace& ns) {
+         return ns.update_metadata("a", {{"x", 1}});
+       }},
       {"remove(id)", [](Namespace& ns) { return ns.remove("a").status(); }},
       {"remove(filter)", [](Namespace& ns) { return ns.remove(Filter()).status(); }},
       {"set_ef_search", [](Namespace& ns) { return ns.set_ef_search(77); }},
@@ -189,8 +196,8 @@ TEST(Close, AWriteRacingCloseIsEitherSavedOrRefused) {
         for (const int i : acked[w]) {
           const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
           auto r = docs.get(id);
-          ASSERT_TRUE(r.has_value()) << id << " was acknowledged but is lost: "
-                                     << r.error().to_string();
+          ASSERT_TRUE(r.has_value())
+              << id << " was acknowledged but is lost: " << r.error().to_string();
           ASSERT_EQ(r->vector, vec(static_cast<float>(w * 100000 + i))) << id;
         }
       }
@@ -198,6 +205,158 @@ TEST(Close, AWriteRacingCloseIsEitherSavedOrRefused) {
     }
   }
 }
+
+// ── drop_namespace() ─────────────────────────────────────────────────────────────────────────
+
+std::vector<Record> records(std::size_t n, float base = 0.0f) {
+  std::vector<Record> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back({"r" + std::to_string(i), vec(base + static_cast<float>(i)), {{"i", i}}});
+  }
+  return out;
+}
+
+// What another tenant does while namespace "a" is being dropped: every catalogue call, and a
+// write to another namespace. Returns "" or what went wrong.
+std::string other_tenant_work(VectorStore& store, const std::string& created) {
+  std::string problems;
+  const auto names = store.list_namespaces();
+  if (std::find(names.begin(), names.end(), "b") == names.end()) problems += "b not listed; ";
+  auto b = store.open_namespace("b");
+  if (!b) return problems + "open_namespace(b): " + b.error().to_string();
+  if (Status s = b->upsert("x", vec(3)); !s.ok()) problems += "upsert into b: " + s.to_string();
+  if (!store.has_namespace("b")) problems += "has_namespace(b) false; ";
+  if (auto c = store.create_namespace(created, flat()); !c) {
+    problems += "create_namespace: " + c.error().to_string();
+  }
+  if (auto g = store.get_or_create_namespace(created + "-2", flat()); !g) {
+    problems += "get_or_create_namespace: " + g.error().to_string();
+  }
+  (void)store.has_namespace("a");  // either answer; it must answer
+  return problems;
+}
+
+// Runs `work` on another thread and waits for it at most kStuck: false if it is stuck (then the
+// caller must release what blocks it; `pending` keeps it to be waited for later).
+bool finishes(std::function<std::string()> work, std::future<std::string>& pending,
+              std::string* problems) {
+  pending = std::async(std::launch::async, std::move(work));
+  if (pending.wait_for(kStuck) != std::future_status::ready) return false;
+  *problems = pending.get();
+  return true;
+}
+
+// Namespace "a"'s writer is busy (its progress callback waits for the test) when another
+// thread drops "a": every other tenant's create, open, list and write goes on meanwhile.
+TEST(Drop, ABusyWriterOfTheDroppedNamespaceBlocksNoOtherTenant) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "store";
+  Gate in_callback, release;
+  std::atomic<bool> armed{false};
+  StoreOptions so = quiet();
+  so.progress = [&](std::string_view stage, std::size_t, std::size_t) {
+    if (stage == "upsert" && armed.exchange(false)) {
+      in_callback.open();
+      release.wait();
+    }
+  };
+  auto store = VectorStore::open(dir, so).value();
+  auto a = store.create_namespace("a", graph()).value();
+  auto b = store.create_namespace("b", flat()).value();
+  ASSERT_TRUE(b.upsert("b0", vec(1)).ok());
+  ASSERT_TRUE(store.save().ok());
+
+  armed = true;
+  Status written, dropped;
+  std::thread writer([&] { written = a.upsert(records(500)); });
+  in_callback.wait();  // a's writer holds its lock now, and keeps it until `release`
+  std::thread dropper([&] { dropped = store.drop_namespace("a"); });
+  // Let the drop reach its wait for a's writer (no assertion depends on this pause: without it
+  // the test would only be less likely to catch the old behaviour).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::future<std::string> pending;
+  std::string problems;
+  const bool done = finishes([&] { return other_tenant_work(store, "c"); }, pending, &problems);
+  EXPECT_TRUE(done) << "another tenant's calls waited for the dropped namespace's writer";
+  release.open();
+  writer.join();
+  dropper.join();
+  if (!done) problems = pending.get();
+  EXPECT_EQ(problems, "");
+  EXPECT_TRUE(written.ok()) << written.to_string();  // it held the lock first: it completes
+  EXPECT_TRUE(dropped.ok()) << dropped.to_string();
+  EXPECT_FALSE(store.has_namespace("a"));
+  EXPECT_EQ(a.upsert("late", vec(1)).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store.list_namespaces(), (std::vector<std::string>{"b", "c", "c-2"}));
+  ASSERT_TRUE(store.close().ok());
+  auto reopened = VectorStore::open(dir, quiet()).value();
+  EXPECT_EQ(reopened.list_namespaces(), (std::vector<std::string>{"b", "c", "c-2"}));
+  EXPECT_TRUE(reopened.open_namespace("b").value().contains("x"));
+}
+
+// A progress callback or a logger of namespace "a"'s writer (whose lock its thread holds) that
+// calls the store while another thread drops "a" must not deadlock.
+class DropCallbacks : public ::testing::TestWithParam<bool> {};  // true: logger, false: progress
+
+TEST_P(DropCallbacks, ACallbackThatUsesTheStoreDuringADropDoesNotDeadlock) {
+  const bool logger = GetParam();
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "store";
+  std::optional<VectorStore> store;
+  std::atomic<bool> armed{false};
+  Gate in_callback, drop_started;
+  std::future<std::string> pending;
+  std::string problems;
+  std::atomic<bool> done{false};
+  // Runs inside a's writer lock: waits until the drop of "a" has started, then uses the store.
+  auto touch_store = [&] {
+    in_callback.open();
+    drop_started.wait();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // see the test above
+    done = finishes([&] { return other_tenant_work(*store, "d"); }, pending, &problems);
+  };
+  StoreOptions so = quiet();
+  if (logger) {
+    // The writer logs (kDebug) when its batch reaches the graph threshold, holding its lock.
+    so.logger = [&](LogLevel, std::string_view line) {
+      if (line.find("graph threshold") != std::string_view::npos && armed.exchange(false)) {
+        touch_store();
+      }
+    };
+  } else {
+    so.progress = [&](std::string_view stage, std::size_t, std::size_t) {
+      if (stage == "upsert" && armed.exchange(false)) touch_store();
+    };
+  }
+  store.emplace(VectorStore::open(dir, so).value());
+  NamespaceOptions o = graph();
+  o.hnsw.graph_threshold = 100;
+  auto a = store->create_namespace("a", o).value();
+  ASSERT_TRUE(store->create_namespace("b", flat()).has_value());
+
+  armed = true;
+  Status written, dropped;
+  std::thread writer([&] { written = a.upsert(records(300)); });
+  in_callback.wait();
+  std::thread dropper([&] {
+    drop_started.open();
+    dropped = store->drop_namespace("a");
+  });
+  writer.join();
+  dropper.join();
+  EXPECT_TRUE(done) << "the callback's calls on the store waited for the drop, which waited for "
+                       "the callback's thread";
+  if (!done) problems = pending.get();
+  EXPECT_EQ(problems, "");
+  EXPECT_TRUE(written.ok()) << written.to_string();
+  EXPECT_TRUE(dropped.ok()) << dropped.to_string();
+  EXPECT_EQ(store->list_namespaces(), (std::vector<std::string>{"b", "d", "d-2"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Callbacks, DropCallbacks, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "logger" : "progress";
+                         });
 
 }  // namespace
 }  // namespace hnswstore
