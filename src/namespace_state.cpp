@@ -1087,38 +1087,52 @@ void MemoryBudget::remove(const NamespaceState* ns) {
 }
 
 void MemoryBudget::charge(NamespaceState& ns) {
-  // A progress callback or logger running inside an unload (a save) may call the store again:
-  // that call must not wait for the budget its own thread holds.
-  thread_local bool charging = false;
-  if (charging) return;
+  // An unload below saves a dirty namespace, and the save's progress callback or logger may
+  // call the store on this thread: that call records its namespace's bytes but unloads nothing
+  // (this thread holds the victim's writer lock, which a nested unload could try to take).
+  thread_local bool unloading = false;
   const std::size_t bytes = ns.memory_bytes();
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = members_.find(&ns);
-  if (it == members_.end()) return;  // dropped meanwhile
-  total_ = total_ - it->second.bytes + bytes;
-  it->second.bytes = bytes;
-  if (total_ <= budget_) return;
+  std::vector<std::pair<std::int64_t, std::shared_ptr<NamespaceState>>> lru;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = members_.find(&ns);
+    if (it == members_.end()) return;  // dropped meanwhile
+    total_ = total_ - it->second.bytes + bytes;
+    it->second.bytes = bytes;
+    ++it->second.charges;
+    if (total_ <= budget_ || unloading) return;
+    for (auto& [key, member] : members_) {
+      if (key == &ns) continue;
+      if (auto other = member.ns.lock()) lru.emplace_back(other->last_use(), std::move(other));
+    }
+  }
+  std::sort(lru.begin(), lru.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   struct Flag {
     bool& b;
     explicit Flag(bool& f) : b(f) { b = true; }
     ~Flag() { b = false; }
-  } flag(charging);
-  std::vector<std::pair<std::int64_t, std::shared_ptr<NamespaceState>>> lru;
-  for (auto& [key, member] : members_) {
-    if (key == &ns) continue;
-    if (auto other = member.ns.lock()) lru.emplace_back(other->last_use(), std::move(other));
-  }
-  std::sort(lru.begin(), lru.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  // Only try_unload() touches the other namespaces: it takes their writer lock with try_lock,
-  // so this thread never waits here for a lock whose holder may be waiting for the budget.
+  } flag(unloading);
+  // The unloads (a save: encoding, writes, fsyncs; then freeing) run without the budget's mutex,
+  // so that other tenants' writes, which charge the budget too, never wait for this one's disk.
+  // try_unload() takes the victim's writer lock with try_lock only: a busy namespace is skipped.
   for (auto& [last_use, other] : lru) {
-    if (total_ <= budget_) break;
+    std::uint64_t charges = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (total_ <= budget_) break;
+      auto m = members_.find(other.get());
+      if (m == members_.end()) continue;  // dropped meanwhile
+      charges = m->second.charges;
+    }
     const std::optional<std::size_t> after = other->try_unload();
     if (!after) continue;
-    Member& m = members_[other.get()];
-    total_ = total_ - m.bytes + *after;
-    m.bytes = *after;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto m = members_.find(other.get());
+    // A charge of that namespace since (it was loaded again) recorded fresher bytes.
+    if (m == members_.end() || m->second.charges != charges) continue;
+    total_ = total_ - m->second.bytes + *after;
+    m->second.bytes = *after;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -32,8 +33,9 @@ class NamespaceState;
 
 /// StoreOptions::memory_budget_bytes of a persistent store: the bytes of its loaded namespaces
 /// (stats().memory_bytes each) and unloading the least recently used ones to fit.
-/// Lock order: a thread holds no namespace lock when it calls charge(); the budget's mutex is
-/// taken before a namespace's writer lock, and that one only with try_lock.
+/// Locking: a thread holds no namespace lock when it calls charge(). The budget's mutex guards
+/// only the accounting: it is never held while a namespace's lock is taken, a file is written
+/// or a user callback runs. Unloading takes the victim's writer lock with try_lock only.
 class MemoryBudget {
  public:
   explicit MemoryBudget(std::size_t bytes) : budget_(bytes) {}
@@ -47,6 +49,8 @@ class MemoryBudget {
   struct Member {
     std::weak_ptr<NamespaceState> ns;
     std::size_t bytes = 0;
+    std::uint64_t charges = 0;  // charges of this member so far: an unload's result is stale
+                                // if the namespace was charged while it ran
   };
   const std::size_t budget_;
   std::mutex mutex_;

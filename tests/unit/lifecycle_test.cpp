@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "fault_env.hpp"
 #include "hnswstore/hnswstore.hpp"
 #include "test_dir.hpp"
 
@@ -357,6 +358,162 @@ INSTANTIATE_TEST_SUITE_P(Callbacks, DropCallbacks, ::testing::Values(false, true
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? "logger" : "progress";
                          });
+
+// ── the memory budget ────────────────────────────────────────────────────────────────────────
+
+// An Env over a FaultEnv whose file syncs can be held: the first fsync of a file whose path
+// contains `hold_` (once armed) opens `arrived` and waits for `release`: a slow disk.
+class GateEnv final : public Env {
+ public:
+  void hold(std::string path_part) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hold_ = std::move(path_part);
+  }
+  Gate arrived, release;
+
+  Result<std::unique_ptr<WritableFile>> new_writable_file(const fs::path& path) override {
+    auto file = base_->new_writable_file(path);
+    if (!file) return file.error();
+    return std::unique_ptr<WritableFile>(
+        std::make_unique<File>(this, path.string(), std::move(*file)));
+  }
+  Status read_file(const fs::path& path, std::size_t max_bytes, std::string* out) override {
+    return base_->read_file(path, max_bytes, out);
+  }
+  bool file_exists(const fs::path& path) override { return base_->file_exists(path); }
+  Result<std::vector<std::string>> list_dir(const fs::path& dir) override {
+    return base_->list_dir(dir);
+  }
+  Status create_dir(const fs::path& dir) override { return base_->create_dir(dir); }
+  Status rename_file(const fs::path& from, const fs::path& to) override {
+    return base_->rename_file(from, to);
+  }
+  Status remove_file(const fs::path& path) override { return base_->remove_file(path); }
+  Status sync_dir(const fs::path& dir) override { return base_->sync_dir(dir); }
+  Result<std::unique_ptr<FileLock>> lock_file(const fs::path& path) override {
+    return base_->lock_file(path);
+  }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(GateEnv* env, std::string path, std::unique_ptr<WritableFile> base)
+        : env_(env), path_(std::move(path)), base_(std::move(base)) {}
+    Status append(std::string_view data) override { return base_->append(data); }
+    Status sync() override {
+      bool held = false;
+      {
+        std::lock_guard<std::mutex> lock(env_->mutex_);
+        if (!env_->hold_.empty() && path_.find(env_->hold_) != std::string::npos) {
+          env_->hold_.clear();
+          held = true;
+        }
+      }
+      if (held) {
+        env_->arrived.open();
+        env_->release.wait();
+      }
+      return base_->sync();
+    }
+    Status close() override { return base_->close(); }
+
+   private:
+    GateEnv* env_;
+    std::string path_;
+    std::unique_ptr<WritableFile> base_;
+  };
+
+  std::shared_ptr<Env> base_ = std::make_shared<testing::FaultEnv>();
+  std::mutex mutex_;
+  std::string hold_;
+};
+
+// A store whose budget holds only the namespace in use, with namespaces v, x and y saved; then v
+// is changed, so that it is the least recently used namespace and dirty when x is written.
+struct BudgetScenario {
+  std::shared_ptr<GateEnv> env = std::make_shared<GateEnv>();
+  std::optional<VectorStore> store;
+  Namespace v, x, y;
+
+  void build(StoreOptions so) {
+    so.env = env;
+    so.memory_budget_bytes = 1;  // nothing but the namespace just used stays loaded
+    store.emplace(VectorStore::open("/store", so).value());
+    v = store->create_namespace("v", flat()).value();
+    x = store->create_namespace("x", flat()).value();
+    y = store->create_namespace("y", flat()).value();
+    for (Namespace* ns : {&v, &x, &y}) ASSERT_TRUE(ns->upsert(records(50)).ok());
+    ASSERT_TRUE(store->save().ok());
+    ASSERT_TRUE(v.upsert("dirty", vec(5)).ok());
+    ASSERT_TRUE(v.stats().dirty);
+  }
+};
+
+// Writing to x makes the budget unload v, whose save waits for a slow disk: meanwhile another
+// thread's write to y (which charges the budget too) goes through.
+TEST(BudgetLocking, AVictimsSlowSaveDoesNotHoldUpOtherTenants) {
+  BudgetScenario sc;
+  ASSERT_NO_FATAL_FAILURE(sc.build(quiet()));
+  sc.env->hold("/v.");
+  Status wrote_x;
+  std::thread writer([&] { wrote_x = sc.x.upsert("x-new", vec(6)); });
+  sc.env->arrived.wait();  // the writer's thread is inside v's save now
+  std::future<std::string> pending;
+  std::string problems;
+  const bool done = finishes(
+      [&]() -> std::string {
+        if (Status s = sc.y.upsert("y-new", vec(7)); !s.ok()) return s.to_string();
+        if (auto r = sc.y.get("r1"); !r) return r.error().to_string();
+        return "";
+      },
+      pending, &problems);
+  EXPECT_TRUE(done) << "a write to y waited for v's save, which the budget ran for x's write";
+  sc.env->release.open();
+  writer.join();
+  if (!done) problems = pending.get();
+  EXPECT_EQ(problems, "");
+  EXPECT_TRUE(wrote_x.ok()) << wrote_x.to_string();
+  // v was saved before it was unloaded: its change is there when it loads again.
+  EXPECT_TRUE(sc.v.get("dirty").has_value());
+  EXPECT_TRUE(sc.y.contains("y-new"));
+  EXPECT_TRUE(sc.x.contains("x-new"));
+}
+
+// A progress callback running inside the budget's save of v calls the store from its own
+// thread and from another thread it waits for: neither waits for the budget.
+TEST(BudgetLocking, ACallbackInsideAnUnloadMayUseTheStoreFromAnyThread) {
+  BudgetScenario sc;
+  std::atomic<bool> armed{false};
+  std::string problems;
+  std::future<std::string> pending;
+  std::atomic<bool> done{true};
+  StoreOptions so = quiet();
+  so.progress = [&](std::string_view stage, std::size_t done_items, std::size_t) {
+    if (stage != "save" || done_items != 1 || !armed.exchange(false)) return;
+    // On this thread (which is unloading v for the budget): a write that charges the budget.
+    if (Status s = sc.y.upsert("same-thread", vec(8)); !s.ok()) problems += s.to_string();
+    // On another thread, waited for: a write that charges the budget too.
+    std::string other;
+    done = finishes(
+        [&]() -> std::string {
+          Status s = sc.y.upsert("other-thread", vec(9));
+          return s.ok() ? "" : s.to_string();
+        },
+        pending, &other);
+    problems += other;
+  };
+  ASSERT_NO_FATAL_FAILURE(sc.build(so));
+  armed = true;
+  const Status wrote_x = sc.x.upsert("x-new", vec(6));  // unloads v, whose save reports progress
+  EXPECT_FALSE(armed) << "the budget did not save v";
+  EXPECT_TRUE(done) << "a write on another thread waited for the budget this thread holds";
+  if (!done) problems += pending.get();
+  EXPECT_EQ(problems, "");
+  EXPECT_TRUE(wrote_x.ok()) << wrote_x.to_string();
+  EXPECT_TRUE(sc.y.contains("same-thread"));
+  EXPECT_TRUE(sc.y.contains("other-thread"));
+  EXPECT_TRUE(sc.v.get("dirty").has_value());
+}
 
 }  // namespace
 }  // namespace hnswstore
