@@ -33,9 +33,15 @@ StoreContext::StoreContext(StoreOptions o, std::filesystem::path directory)
   }
 }
 
-void StoreContext::log(LogLevel level, std::string_view message) const {
+// The user's callbacks run in the middle of the store's work (under its locks, inside
+// destructors): whatever they throw is caught here and ignored, so that it can neither
+// interrupt a write half-way nor escape a destructor (std::terminate).
+void StoreContext::log(LogLevel level, std::string_view message) const noexcept {
   if (options.logger) {
-    options.logger(level, message);
+    try {
+      options.logger(level, message);
+    } catch (...) {
+    }
     return;
   }
   if (level < LogLevel::kWarning) return;
@@ -43,8 +49,13 @@ void StoreContext::log(LogLevel level, std::string_view message) const {
                static_cast<int>(message.size()), message.data());
 }
 
-void StoreContext::progress(std::string_view stage, std::size_t done, std::size_t total) const {
-  if (options.progress) options.progress(stage, done, total);
+void StoreContext::progress(std::string_view stage, std::size_t done,
+                            std::size_t total) const noexcept {
+  if (!options.progress) return;
+  try {
+    options.progress(stage, done, total);
+  } catch (...) {
+  }
 }
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────

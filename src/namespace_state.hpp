@@ -70,8 +70,9 @@ struct StoreContext {
 
   explicit StoreContext(StoreOptions o, std::filesystem::path directory = {});
   bool persistent() const noexcept { return env != nullptr; }
-  void log(LogLevel level, std::string_view message) const;
-  void progress(std::string_view stage, std::size_t done, std::size_t total) const;
+  /// Call the user's logger / progress callback; anything they throw is caught and ignored.
+  void log(LogLevel level, std::string_view message) const noexcept;
+  void progress(std::string_view stage, std::size_t done, std::size_t total) const noexcept;
 };
 
 /// Locking: `write_mutex_` serialises writers; `mutex_` is shared by readers and taken

@@ -22,11 +22,16 @@ class StoreState {
  public:
   explicit StoreState(StoreOptions options, std::filesystem::path dir = {})
       : context(std::make_shared<StoreContext>(std::move(options), std::move(dir))) {}
+  // Destructors are noexcept: nothing thrown while closing (an allocation, a callback, a
+  // lock) may escape, or the process terminates.
   ~StoreState() {
-    if (context->persistent() && !context->closed.load()) {
-      if (Status s = close(); !s.ok()) {
-        context->log(LogLevel::kError, "closing the store: " + s.message());
+    try {
+      if (context->persistent() && !context->closed.load()) {
+        if (Status s = close(); !s.ok()) {
+          context->log(LogLevel::kError, "closing the store: " + s.message());
+        }
       }
+    } catch (...) {
     }
   }
   StoreState(const StoreState&) = delete;

@@ -83,13 +83,14 @@ struct NamespaceOptions {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 /// Receives the store's log lines. Called from whichever thread did the work; must be
-/// thread-safe. The default writes warnings and errors to stderr.
+/// thread-safe. The default writes warnings and errors to stderr. Whatever it throws is caught
+/// and ignored (it may run inside destructors and in the middle of a write).
 using Logger = std::function<void(LogLevel, std::string_view)>;
 /// Progress of long work (bulk upserts, loads, graph rebuilds, compaction): `stage` names the
 /// work ("upsert", "compact", ...), `done` of `total` items are finished. Called from the thread
 /// that started the work, at most once per chunk, with done == total last. The callback may
 /// read (search, get) but must not write to the namespace that reports, whose writer lock the
-/// reporting thread holds.
+/// reporting thread holds. Whatever it throws is caught and ignored: it cannot stop the work.
 using Progress =
     std::function<void(std::string_view stage, std::size_t done, std::size_t total)>;
 

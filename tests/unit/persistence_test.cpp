@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -530,6 +531,47 @@ TEST(Persistence, RoundTripInANewProcessIsExact) {
   ASSERT_TRUE(ref.upsert(ids, data.data, md).ok());
   ASSERT_TRUE(ref.remove(ids[7]).value());
   expect_same_records(ref, ns, ids);
+}
+
+// The destructor closes the store: it saves (reporting progress) and logs what failed. A logger
+// and a progress callback that throw, standard exceptions or anything else, must not terminate
+// the process there, and the save still happens.
+TEST(Persistence, DestructorSurvivesALoggerAndAProgressCallbackThatThrow) {
+  // The child must write into this process's directory: forked, not re-executed. No thread of
+  // this test runs at the fork.
+  GTEST_FLAG_SET(death_test_style, "fast");
+  for (const bool standard : {true, false}) {
+    SCOPED_TRACE(standard ? "std::runtime_error" : "an int");
+    TempDir tmp;
+    const fs::path dir = tmp.path() / "store";
+    EXPECT_EXIT(
+        {
+          StoreOptions so;
+          so.threads = 1;
+          so.logger = [standard](LogLevel, std::string_view) {
+            if (standard) throw std::runtime_error("the logger throws");
+            throw 7;
+          };
+          so.progress = [standard](std::string_view, std::size_t, std::size_t) {
+            if (standard) throw std::runtime_error("the progress callback throws");
+            throw 8;
+          };
+          {
+            auto store = VectorStore::open(dir, so).value();
+            auto ns = store.create_namespace("docs", {.dimension = 3, .metric = Metric::kL2});
+            if (!ns || !ns->upsert("a", std::vector<float>{1, 2, 3}).ok()) std::_Exit(3);
+          }  // ~VectorStore: close(), save_on_close
+          std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+    StoreOptions quiet;
+    quiet.logger = [](LogLevel, std::string_view) {};
+    auto store = VectorStore::open(dir, quiet);
+    ASSERT_TRUE(store.has_value()) << store.error().to_string();
+    auto ns = store->open_namespace("docs");
+    ASSERT_TRUE(ns.has_value()) << ns.error().to_string();
+    EXPECT_TRUE(ns->contains("a")) << "the destructor did not save";
+  }
 }
 
 }  // namespace
