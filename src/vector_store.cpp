@@ -213,6 +213,24 @@ void remove_leftovers(detail::StoreState& store, const std::vector<std::string>&
   }
 }
 
+// Creates the store's directory and any missing parents, and makes their entries durable: a
+// new directory is an entry of its parent, lost in a power failure until the parent is synced,
+// and with it every commit inside it.
+Status create_store_dir(Env& env, const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> missing;  // deepest first
+  for (std::filesystem::path p = dir.lexically_normal(); !p.empty() && !env.file_exists(p);
+       p = p.parent_path()) {
+    if (p.has_filename()) missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  if (Status s = env.create_dir(dir); !s.ok()) return s;
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    const std::filesystem::path parent = it->has_parent_path() ? it->parent_path() : ".";
+    if (Status s = env.sync_dir(parent); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOptions options) {
@@ -227,7 +245,7 @@ Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOpt
             "dir: no store at '" + dir.string() + "'" +
             (read_only ? " (read_only never creates one)" : " and create_if_missing is off"));
       }
-      if (Status s = env->create_dir(dir); !s.ok()) return s;
+      if (Status s = create_store_dir(*env, dir); !s.ok()) return s;
     }
     auto state = std::make_shared<detail::StoreState>(std::move(options), dir);
     const auto& ctx = *state->context;
