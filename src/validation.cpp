@@ -159,9 +159,7 @@ Status check_namespace_options(const NamespaceOptions& o) {
   if (o.hnsw.m < 2 || o.hnsw.m > 2048) {
     return Status::InvalidArgument("hnsw.m: must be 2..2048, got " + std::to_string(o.hnsw.m));
   }
-  if (o.hnsw.ef_construction == 0) {
-    return Status::InvalidArgument("hnsw.ef_construction: must be at least 1");
-  }
+  if (Status s = check_ef(o.hnsw.ef_construction, "hnsw.ef_construction"); !s.ok()) return s;
   return check_ef(o.hnsw.ef_search, "hnsw.ef_search");
 }
 
@@ -242,11 +240,21 @@ Status normalize_metadata(Metadata& m, std::string_view field) {
 
 Status check_ef(std::size_t ef, std::string_view field) {
   if (ef == 0) return Status::InvalidArgument(std::string(field) + ": must be at least 1");
+  if (ef > kMaxEf) {
+    return Status::InvalidArgument(std::string(field) + ": at most 16777216 (kMaxEf), got " +
+                                   std::to_string(ef));
+  }
   return Status::Ok();
 }
 
 Status check_search_options(const SearchOptions& o) {
   if (o.k == 0) return Status::InvalidArgument("k: must be at least 1");
+  if (o.k > kMaxK) {
+    return Status::InvalidArgument("k: at most 16777216 (kMaxK), got " + std::to_string(o.k));
+  }
+  if (o.ef > kMaxEf) {  // 0 means the namespace's ef_search
+    return Status::InvalidArgument("ef: at most 16777216 (kMaxEf), got " + std::to_string(o.ef));
+  }
   if (!o.filter.status().ok()) return o.filter.status();
   if (o.max_distance && std::isnan(*o.max_distance)) {
     return Status::InvalidArgument("max_distance: NaN is not allowed");

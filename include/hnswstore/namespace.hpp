@@ -97,8 +97,8 @@ class HNSWSTORE_API Namespace {
   /// the graph walk finds fewer than min(k, m) records. With a filter the search is adaptive
   /// (docs/filters.md): few matches are scored exactly, many by a filtered graph walk.
   /// Flat: exact.
-  /// Errors: kInvalidArgument for a wrong dimension, NaN/infinity, k == 0, a NaN max_distance,
-  /// an invalid filter.
+  /// Errors: kInvalidArgument for a wrong dimension, NaN/infinity, k outside 1..kMaxK, ef
+  /// above kMaxEf, a NaN max_distance, an invalid filter.
   /// Complexity: HNSW about O(max(ef, k * size() / m) * log n) distance computations, or O(m)
   /// when m is small; flat O(n * dimension).
   Result<std::vector<Hit>> search(std::span<const float> query,
@@ -107,7 +107,7 @@ class HNSWSTORE_API Namespace {
   /// result i answers query i. Errors as search(), naming the query (`queries[2][5]: NaN...`).
   Result<std::vector<std::vector<Hit>>> search_batch(std::span<const float> queries,
                                                      const SearchOptions& options = {}) const;
-  /// Sets the namespace's default ef (>= 1). Complexity O(1).
+  /// Sets the namespace's default ef (1..kMaxEf, records.hpp). Complexity O(1).
   Status set_ef_search(std::size_t ef);
   /// Rebuilds the index from the live records only, dropping every tombstone and giving their
   /// memory back. Searches keep running on the old index until the new one is swapped in;

@@ -40,8 +40,10 @@ HNSWSTORE_API std::optional<IndexKind> index_kind_from_string(std::string_view n
 /// HNSW graph parameters (docs/tuning.md explains the trade-offs).
 /// - m: links per node on the upper layers (2 * m on the bottom layer); 2..2048.
 ///   More links: higher recall, more memory (4 bytes per link), slower build.
-/// - ef_construction: candidate list size while inserting; >= 1 (hnswlib raises it to m).
-/// - ef_search: candidate list size while searching, the default for SearchOptions::ef; >= 1.
+/// - ef_construction: candidate list size while inserting; 1..kMaxEf (records.hpp: 2^24;
+///   hnswlib raises it to m).
+/// - ef_search: candidate list size while searching, the default for SearchOptions::ef;
+///   1..kMaxEf.
 ///   A search always uses at least k.
 /// - seed: seeds the random level generator (runs with one thread are reproducible).
 /// - graph_threshold: a namespace is served by an exact scan, with no graph, until an upsert

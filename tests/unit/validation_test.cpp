@@ -894,6 +894,62 @@ TEST_P(RuleTest, SearchWithZeroKIsRejectedNamingK) {
   EXPECT_UNCHANGED(before);
 }
 
+// k and ef are bounded (kMaxK, kMaxEf): beyond, `ceil(double(ef) * beam)` in the filtered
+// planner no longer fits a size_t, and no search needs a beam or a result of that size.
+TEST_P(RuleTest, SearchWithKOrEfBeyondTheirBoundIsRejectedNamingTheField) {
+  const Snapshot before = snap();
+  std::vector<float> two(queries_[0]);
+  two.insert(two.end(), queries_[1].begin(), queries_[1].end());
+  const Filter some = Filter::lt("i", 10);  // a filtered search plans with ef too
+  for (const Filter& filter : {Filter(), some}) {
+    SCOPED_TRACE(filter.to_json().dump());
+    for (std::size_t k : {kMaxK + 1, std::numeric_limits<std::size_t>::max() / 2,
+                          std::numeric_limits<std::size_t>::max()}) {
+      SCOPED_TRACE("k " + std::to_string(k));
+      EXPECT_TRUE(IsError(ns_.search(queries_[0], SearchOptions{.k = k, .filter = filter}),
+                          StatusCode::kInvalidArgument, "k"));
+      EXPECT_TRUE(IsError(ns_.search_batch(two, SearchOptions{.k = k, .filter = filter}),
+                          StatusCode::kInvalidArgument, "k"));
+    }
+    for (std::size_t ef : {kMaxEf + 1, std::numeric_limits<std::size_t>::max() - 1,
+                           std::numeric_limits<std::size_t>::max()}) {
+      SCOPED_TRACE("ef " + std::to_string(ef));
+      EXPECT_TRUE(IsError(ns_.search(queries_[0], SearchOptions{.filter = filter, .ef = ef}),
+                          StatusCode::kInvalidArgument, "ef"));
+      EXPECT_TRUE(IsError(ns_.search_batch(two, SearchOptions{.filter = filter, .ef = ef}),
+                          StatusCode::kInvalidArgument, "ef"));
+    }
+    // The bounds themselves are accepted and answer as usual: every live record.
+    for (const SearchOptions& o : {SearchOptions{.k = kMaxK, .filter = filter},
+                                   SearchOptions{.k = 5, .filter = filter, .ef = kMaxEf}}) {
+      auto hits = ns_.search(queries_[0], o);
+      ASSERT_TRUE(hits.has_value()) << hits.error().to_string();
+      const std::size_t matching = filter.matches_all() ? 18 : 9;  // live records with i < 10
+      EXPECT_EQ(hits->size(), std::min(o.k, matching));
+    }
+  }
+  // ef_search, set or at creation, has the same bound.
+  EXPECT_TRUE(IsError(ns_.set_ef_search(kMaxEf + 1), StatusCode::kInvalidArgument, "ef_search"));
+  EXPECT_TRUE(IsError(ns_.set_ef_search(std::numeric_limits<std::size_t>::max()),
+                      StatusCode::kInvalidArgument, "ef_search"));
+  EXPECT_UNCHANGED(before);
+  auto o = options();
+  o.hnsw.ef_search = kMaxEf + 1;
+  EXPECT_TRUE(IsError(store_.create_namespace("big-ef", o), StatusCode::kInvalidArgument,
+                      "hnsw.ef_search"));
+  o = options();
+  o.hnsw.ef_construction = std::numeric_limits<std::size_t>::max();
+  EXPECT_TRUE(IsError(store_.create_namespace("big-ef", o), StatusCode::kInvalidArgument,
+                      "hnsw.ef_construction"));
+  EXPECT_FALSE(store_.has_namespace("big-ef"));
+  o = options();
+  o.hnsw.ef_search = kMaxEf;
+  o.hnsw.ef_construction = kMaxEf;
+  EXPECT_TRUE(store_.create_namespace("max-ef", o).has_value());
+  ASSERT_TRUE(IsOk(ns_.set_ef_search(kMaxEf)));
+  EXPECT_EQ(ns_.options().hnsw.ef_search, kMaxEf);
+}
+
 TEST_P(RuleTest, SearchWithWrongQueryDimensionIsRejectedNamingQuery) {
   const Snapshot before = snap();
   for (std::size_t dim : {std::size_t{0}, kDim - 1, kDim + 1, 2 * kDim}) {
