@@ -8,6 +8,12 @@
 namespace hnswstore::detail {
 namespace {
 
+// ip: the squared norm of a vector is at most 2^126. Every partial sum of a dot product of two
+// such vectors, in any order and lane split (hnswlib's SIMD kernels, distance.hpp), is bounded by
+// sum |a_i * b_i| <= |a| * |b| <= 2^126, a quarter of FLT_MAX with room for the rounding of up
+// to 65,536 terms: it never overflows to an infinity, so +inf + -inf = NaN cannot happen.
+constexpr double kMaxInnerProductNorm2 = 0x1p126;
+
 std::string quoted_prefix(std::string_view s, std::size_t max_chars = 40) {
   std::string out = "'";
   for (std::size_t i = 0; i < s.size() && i < max_chars; ++i) {
@@ -208,6 +214,11 @@ Status check_vector(std::span<const float> v, const NamespaceOptions& o, std::st
   }
   double norm2 = 0.0;
   for (const double lane : lanes) norm2 += lane;
+  if (o.metric == Metric::kInnerProduct && !(norm2 <= kMaxInnerProductNorm2)) {
+    return Status::InvalidArgument(std::string(field) +
+                                   ": its norm exceeds 2^63 (about 9.2e18), beyond which inner "
+                                   "products can overflow the float range (the ip metric)");
+  }
   if (o.metric == Metric::kCosine) {
     if (!(norm2 > 0.0)) {
       return Status::InvalidArgument(std::string(field) +

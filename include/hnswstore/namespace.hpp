@@ -40,7 +40,9 @@ class NamespaceState;
 ///   store), and for changes to a store opened read_only.
 ///
 /// Input rules: ids are 1..1024 bytes; vectors have exactly options().dimension finite floats
-/// (no NaN or infinity; for cosine, not all zero); metadata is a JSON object or null (= {}).
+/// (no NaN or infinity; for cosine, not all zero and a norm within the float range; for ip, a
+/// norm of at most 2^63, so that no dot product overflows); metadata is a JSON object or null
+/// (= {}).
 /// Messages name the offending field, e.g. `records[3].vector[17]: NaN is not allowed`.
 class HNSWSTORE_API Namespace {
  public:

@@ -17,10 +17,12 @@ class Env;
 /// Distance between two vectors; smaller is always closer.
 /// - kL2: squared Euclidean distance, sum (a_i - b_i)^2 (as hnswlib's L2Space).
 /// - kInnerProduct: 1 - dot(a, b) (as hnswlib's InnerProductSpace); meaningful for vectors the
-///   caller has scaled, for example maximum-inner-product recommendation.
+///   caller has scaled, for example maximum-inner-product recommendation. Vectors whose norm
+///   exceeds 2^63 are refused: a dot product of two of them could overflow to infinity (NaN).
 /// - kCosine: 1 - cos(a, b). The index stores the unit vector and the store keeps each norm, so
 ///   get() returns the vector as given. A zero vector has no direction and is refused.
 /// - kL1: sum |a_i - b_i| (Manhattan).
+/// kL2 and kL1 report a distance beyond the float range as +infinity (never NaN).
 /// JSON and config files spell them "l2", "ip", "cosine", "l1".
 enum class Metric { kL2, kInnerProduct, kCosine, kL1 };
 
