@@ -33,12 +33,11 @@ auto write_guarded(detail::NamespaceState& state, Fn&& fn) -> decltype(fn()) {
   return result;
 }
 const std::string kNoName;
-const NamespaceOptions kNoOptions;
 }  // namespace
 
 const std::string& Namespace::name() const { return state_ ? state_->name() : kNoName; }
-const NamespaceOptions& Namespace::options() const {
-  return state_ ? state_->options() : kNoOptions;
+NamespaceOptions Namespace::options() const {
+  return state_ ? state_->options_copy() : NamespaceOptions{};
 }
 std::size_t Namespace::size() const { return state_ ? state_->size() : 0; }
 Namespace::operator bool() const { return state_ && !state_->dropped(); }

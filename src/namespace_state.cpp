@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "filter_access.hpp"
 #include "filter_node.hpp"
 #include "hnswstore/version.hpp"
 #include "parallel.hpp"
@@ -630,7 +631,7 @@ void NamespaceState::filtered_search(const float* query, const SearchOptions& o,
   const std::size_t slots = index_->slot_count();
   thread_local FilterPlan plan;  // no allocation per query once warm
   thread_local std::vector<Slot> candidates;
-  metadata_.index().plan(*o.filter.node(), slots, plan);
+  metadata_.index().plan(*FilterAccess::node(o.filter), slots, plan);
   FilterContext ctx{plan.indexed ? &plan.bits : nullptr, &plan.residual, &metadata_};
   SlotFilter filter{accept_slot, &ctx};
   const SlotFilter* residual_filter = plan.residual.empty() ? nullptr : &filter;
@@ -716,7 +717,7 @@ void NamespaceState::matching_slots(const Filter& filter, std::vector<Slot>& out
     return;
   }
   FilterPlan plan;
-  index.plan(*filter.node(), slots, plan);
+  index.plan(*FilterAccess::node(filter), slots, plan);
   FilterContext ctx{nullptr, &plan.residual, &metadata_};
   if (plan.indexed) {
     plan.bits.for_each([&](Slot s) {
@@ -848,6 +849,7 @@ Status NamespaceState::set_ef_search(std::size_t ef) {
   if (Status s = lock_writer(writer); !s.ok()) return s;
   std::unique_lock<RwLock> exclusive(mutex_);
   if (options_.hnsw.ef_search != ef) dirty_ = true;
+  std::lock_guard<std::mutex> options(options_mutex_);
   options_.hnsw.ef_search = ef;
   return Status::Ok();
 }
@@ -1073,7 +1075,10 @@ std::optional<std::size_t> NamespaceState::try_unload() {
   std::unique_lock<RwLock> exclusive(mutex_);
   free_records_locked();
   live_.store(static_cast<std::size_t>(disk_->count), std::memory_order_release);
-  options_.hnsw.ef_search = disk_->options.hnsw.ef_search;
+  {
+    std::lock_guard<std::mutex> options(options_mutex_);
+    options_.hnsw.ef_search = disk_->options.hnsw.ef_search;
+  }
   dirty_ = false;
   loaded_.store(false, std::memory_order_release);
   const std::size_t bytes = memory_bytes_locked();
@@ -1416,9 +1421,10 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
     next_slot_ = n;
     live_.store(n, std::memory_order_release);
     // Only what may change between commits; the rest is read without locks by validation.
-    if (options_.hnsw.ef_search != o.hnsw.ef_search) options_.hnsw.ef_search = o.hnsw.ef_search;
-    if (options_.max_elements != o.max_elements) options_.max_elements = o.max_elements;
-    if (options_.memory_limit_bytes != o.memory_limit_bytes) {
+    {
+      std::lock_guard<std::mutex> options(options_mutex_);
+      options_.hnsw.ef_search = o.hnsw.ef_search;
+      options_.max_elements = o.max_elements;
       options_.memory_limit_bytes = o.memory_limit_bytes;
     }
     last_generation_ = std::max(last_generation_, config.generation);

@@ -89,7 +89,14 @@ class NamespaceState {
   NamespaceState& operator=(const NamespaceState&) = delete;
 
   const std::string& name() const noexcept { return name_; }
+  /// For the fields fixed at creation (dimension, metric, index, m, ef_construction, seed),
+  /// which any thread may read; the others change under the locks (see options_).
   const NamespaceOptions& options() const noexcept { return options_; }
+  /// Namespace::options(): a copy under options_mutex_.
+  NamespaceOptions options_copy() const {
+    std::lock_guard<std::mutex> lock(options_mutex_);
+    return options_;
+  }
   std::size_t size() const noexcept;
 
   Status upsert(std::string_view id, std::span<const float> vector, Metadata metadata);
@@ -213,7 +220,11 @@ class NamespaceState {
   void matching_slots(const Filter& filter, std::vector<Slot>& out) const;
 
   const std::string name_;
-  NamespaceOptions options_;  // ef_search changes under both locks
+  // ef_search (set_ef_search, loads, unloads) and the quotas (loads in a read-only store) change
+  // under write_mutex_, the exclusive mutex_ and options_mutex_; options_copy() needs only the
+  // last.
+  NamespaceOptions options_;
+  mutable std::mutex options_mutex_;
   const std::shared_ptr<const StoreContext> context_;
 
   mutable RwLock mutex_;

@@ -51,10 +51,9 @@ class HNSWSTORE_API Namespace {
 
   /// The namespace's name. Complexity O(1).
   const std::string& name() const;
-  /// The options it was created with (ef_search as last set). Complexity O(1). The reference
-  /// lives as long as the namespace; reading ef_search through it while another thread calls
-  /// set_ef_search is a data race, so copy the options where that can happen.
-  const NamespaceOptions& options() const;
+  /// A copy of the options it was created with (ef_search as last set), taken under a lock of
+  /// its own: safe while other threads call set_ef_search. Complexity O(1).
+  NamespaceOptions options() const;
   /// Live records (0 if dropped). Complexity O(1).
   std::size_t size() const;
 
