@@ -976,12 +976,51 @@ Status NamespaceState::drop() {
     }
     disk_.reset();
   }
+  drop_records_locked();
+  return Status::Ok();
+}
+
+void NamespaceState::drop_records_locked() {
   std::unique_lock<RwLock> exclusive(mutex_);
   dropped_.store(true, std::memory_order_release);
   live_.store(0, std::memory_order_release);
   free_records_locked();
   loaded_.store(true, std::memory_order_release);
+}
+
+bool NamespaceState::same_namespace(const NamespaceConfig& config) const noexcept {
+  const NamespaceOptions& o = config.options;
+  return config.created == created_ && o.dimension == options_.dimension &&
+         o.metric == options_.metric && o.index == options_.index &&
+         o.hnsw.m == options_.hnsw.m && o.hnsw.ef_construction == options_.hnsw.ef_construction &&
+         o.hnsw.seed == options_.hnsw.seed;
+}
+
+Status NamespaceState::refresh(const NamespaceConfig& config) {
+  std::unique_lock<std::mutex> writer(write_mutex_);
+  if (dropped() || !disk_) return Status::Ok();
+  if (disk_->generation == config.generation &&
+      disk_->vectors.checksum == config.vectors.checksum) {
+    return Status::Ok();  // the commit this namespace has (or will load)
+  }
+  if (!loaded_.load(std::memory_order_acquire)) {
+    // Nothing to replace: the next call that needs the records loads this commit.
+    disk_ = config;
+    live_.store(static_cast<std::size_t>(config.count), std::memory_order_release);
+    return Status::Ok();
+  }
+  // Loads beside the records that searches use and swaps at the end (load_from); on an error
+  // the namespace keeps serving the generation it has.
+  if (Status s = load_locked(config); !s.ok()) return s;
+  writer.unlock();
+  charge_budget();
   return Status::Ok();
+}
+
+void NamespaceState::drop_in_memory() {
+  std::unique_lock<std::mutex> writer(write_mutex_);
+  if (dropped()) return;
+  drop_records_locked();
 }
 
 void NamespaceState::free_records_locked() {
@@ -1016,7 +1055,7 @@ Status NamespaceState::ensure_loaded() const {
     std::unique_lock<std::mutex> writer(self->write_mutex_);
     if (dropped()) return not_found();
     if (loaded_.load(std::memory_order_acquire)) return Status::Ok();
-    if (Status s = self->load_locked(); !s.ok()) return s;
+    if (Status s = self->load_locked(*self->disk_); !s.ok()) return s;
   }
   self->charge_budget();
   return Status::Ok();
@@ -1043,7 +1082,7 @@ Status NamespaceState::lock_writer(std::unique_lock<std::mutex>& writer) {
   // Checked under the writer lock: close() sets the flag first and then saves every namespace
   // under its writer lock, so a write either lands before that save (and is saved) or fails.
   if (context_->closed.load(std::memory_order_acquire)) return closed();
-  if (!loaded_.load(std::memory_order_acquire)) return load_locked();
+  if (!loaded_.load(std::memory_order_acquire)) return load_locked(*disk_);
   return Status::Ok();
 }
 
@@ -1152,8 +1191,7 @@ void MemoryBudget::charge(NamespaceState& ns) {
   }
 }
 
-Status NamespaceState::load_locked() {
-  NamespaceConfig config = *disk_;
+Status NamespaceState::load_locked(NamespaceConfig config) {
   for (int attempt = 0;; ++attempt) {
     Status s = load_from(config);
     if (s.ok()) return s;
@@ -1391,33 +1429,38 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
     // little longer, which delays only stats() and dirty(): every call that needs the records
     // waits for the load anyway.
     const auto install_start = Clock::now();
-    std::unique_lock<RwLock> exclusive(mutex_);
-    try {
+    IdMap ids;
+    MetadataStore metadata;
+    {
       SideJob ids_job(
           [&] {
-            for (std::size_t i = 0; i < n; ++i) ids_.insert(image.ids[i], static_cast<Slot>(i));
+            for (std::size_t i = 0; i < n; ++i) ids.insert(image.ids[i], static_cast<Slot>(i));
           },
           threads > 1 && n > 0 && !import_job.threaded());
       for (std::size_t i = 0; i < n; ++i) {
-        metadata_.set(static_cast<Slot>(i), std::move(image.metadata[i]));
+        metadata.set(static_cast<Slot>(i), std::move(image.metadata[i]));
       }
       ids_job.join();
-      phases += ", ids and metadata " + since(install_start) + " ms";
-      import_job.join();
-    } catch (...) {
-      ids_ = IdMap();
-      metadata_ = MetadataStore();
-      throw;
     }
+    phases += ", ids and metadata " + since(install_start) + " ms";
+    import_job.join();
     if (graph_loaded) {
       phases += ", graph reloaded " + import_ms + " ms (alongside)";
       context_->progress("load", n, n);
     } else if (n == 0) {
       context_->progress("load", 0, 0);
     }
-    norms_ = std::move(image.norms);
-    index_ = std::move(index);
-    free_slots_.clear();
+    std::vector<float> norms = std::move(image.norms);
+    std::vector<Slot> no_free_slots;
+    // Everything was built beside what readers use (a refresh() reloads a loaded namespace while
+    // its searches go on) and is swapped in at once: a reader sees one generation or the next,
+    // never a mix. The previous tables are freed after the unlock.
+    std::unique_lock<RwLock> exclusive(mutex_);
+    std::swap(ids_, ids);
+    std::swap(metadata_, metadata);
+    norms_.swap(norms);
+    index_.swap(index);
+    free_slots_.swap(no_free_slots);
     next_slot_ = n;
     live_.store(n, std::memory_order_release);
     // Only what may change between commits; the rest is read without locks by validation.
@@ -1431,6 +1474,7 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
     disk_ = config;
     dirty_ = false;
     loaded_.store(true, std::memory_order_release);
+    exclusive.unlock();
   } catch (const std::exception& e) {
     return from_exception(e);
   }

@@ -145,6 +145,19 @@ class NamespaceState {
   Status drop();
   bool dropped() const noexcept { return dropped_.load(std::memory_order_acquire); }
 
+  /// Read-only stores (VectorStore::refresh). Whether `config` is a commit of this namespace,
+  /// not of one of the same name that was dropped and created again: the same creation time
+  /// and build options.
+  bool same_namespace(const NamespaceConfig& config) const noexcept;
+  /// Read-only stores: takes in a newer commit of this namespace. A loaded namespace loads it
+  /// beside its current records and swaps them at once (each reader sees one generation); an
+  /// unloaded one only notes it (size() follows). On an error (a damaged file) the namespace
+  /// keeps what it had.
+  Status refresh(const NamespaceConfig& config);
+  /// Read-only stores: another process dropped the namespace. Every later call answers
+  /// kNotFound and the records are freed; nothing is removed from disk.
+  void drop_in_memory();
+
  private:
   // One validated record of a batch; `vector` points at dimension floats owned by the caller.
   struct Input {
@@ -167,7 +180,9 @@ class NamespaceState {
   Status not_found() const;
   /// Loads a committed namespace on first use; kCorruption etc. if its files are damaged.
   Status ensure_loaded() const;
-  Status load_locked();  // write_mutex_ held, not loaded
+  /// write_mutex_ held. Loads the commit `config` names (a read-only store follows newer ones
+  /// if its files were replaced meanwhile) and swaps it in; on an error nothing changes.
+  Status load_locked(NamespaceConfig config);
   /// Takes `lock` (shared) on a loaded namespace, loading it first; retries if the memory
   /// budget unloaded it in between. kNotFound if dropped.
   Status lock_loaded(std::shared_lock<RwLock>& lock) const;
@@ -191,6 +206,8 @@ class NamespaceState {
   Status compact_locked();  // write_mutex_ held
   /// Frees every record (drop, unload): an empty index, ids and metadata. Both locks held.
   void free_records_locked();
+  /// Marks the namespace dropped and frees its records; write_mutex_ held.
+  void drop_records_locked();
   /// Rebuilds the index from the live records (graph or flat), dropping tombstones and
   /// renumbering slots; searches go on against the old index until the swap. write_mutex_ held.
   Status rebuild_locked(bool graph, std::string_view stage);

@@ -103,6 +103,86 @@ class StoreState {
     return first;
   }
 
+  // VectorStore::refresh(): a read-only store takes in what the directory's writer committed.
+  // The directory is read and each changed namespace reloaded without the catalogue lock (a
+  // reload can take seconds); the catalogue's own changes are made under it at the end.
+  Status refresh() {
+    if (Status s = usable(); !s.ok()) return s;
+    if (!context->persistent()) {
+      return Status::NotSupported("store: in memory; there is nothing to refresh from");
+    }
+    if (!context->options.read_only) return Status::Ok();  // no other process commits here
+    std::lock_guard<std::mutex> one_at_a_time(refresh_mutex);
+    const StoreContext& ctx = *context;
+    auto files = ctx.env->list_dir(ctx.dir);
+    if (!files) return files.error();
+    std::map<std::string, NamespaceConfig, std::less<>> configs;
+    std::map<std::string, Status, std::less<>> unreadable;
+    for (const std::string& file : *files) {
+      const DirEntryInfo info = classify(file);
+      if (info.kind != DirEntryInfo::kConfig) continue;
+      NamespaceConfig config;
+      Status s = read_config(*ctx.env, ctx.dir, info.ns, &config);
+      if (s.ok()) {
+        configs.emplace(info.ns, std::move(config));
+      } else if (s.code() != StatusCode::kNotFound) {  // kNotFound: dropped since the listing
+        unreadable.emplace(info.ns, std::move(s));
+      }
+    }
+    std::map<std::string, std::shared_ptr<NamespaceState>, std::less<>> current;
+    {
+      std::shared_lock<std::shared_mutex> lock(mutex);
+      for (const auto& [name, ns] : namespaces) {
+        if (!ns->dropped()) current.emplace(name, ns);
+      }
+    }
+    Status first;
+    auto note = [&](const std::string& name, const Status& s) {
+      ctx.log(LogLevel::kError, "refresh: namespace '" + name + "': " + s.message());
+      if (first.ok()) first = s;
+    };
+    std::map<std::string, std::shared_ptr<NamespaceState>, std::less<>> fresh;  // new or re-made
+    std::vector<std::shared_ptr<NamespaceState>> gone;
+    for (auto& [name, config] : configs) {
+      auto it = current.find(name);
+      if (it != current.end() && it->second->same_namespace(config)) {
+        if (Status s = it->second->refresh(config); !s.ok()) note(name, s);
+        continue;
+      }
+      // New, or dropped and created again: old handles stay with the dropped one.
+      if (it != current.end()) gone.push_back(it->second);
+      fresh.emplace(name, std::make_shared<NamespaceState>(std::move(config), context));
+    }
+    for (const auto& [name, ns] : current) {
+      if (configs.count(name) != 0) continue;
+      if (auto u = unreadable.find(name); u != unreadable.end()) {
+        note(name, u->second);  // damaged now: it keeps serving what it has
+      } else {
+        gone.push_back(ns);  // its config is gone: the writer dropped it
+      }
+    }
+    {
+      std::unique_lock<std::shared_mutex> lock(mutex);
+      for (auto& [name, ns] : fresh) {
+        if (context->budget) context->budget->add(ns);
+        namespaces.insert_or_assign(name, std::move(ns));
+      }
+      for (const auto& ns : gone) {
+        auto it = namespaces.find(ns->name());
+        if (it != namespaces.end() && it->second == ns) namespaces.erase(it);
+      }
+      broken.clear();
+      for (auto& [name, s] : unreadable) {
+        if (namespaces.count(name) == 0) broken.emplace(name, std::move(s));
+      }
+    }
+    for (const auto& ns : gone) {
+      if (context->budget) context->budget->remove(ns.get());
+      ns->drop_in_memory();
+    }
+    return first;
+  }
+
   // Creates and registers a namespace (replacing a dropped one that drop_namespace has not
   // taken out yet); `mutex` is held exclusively.
   std::shared_ptr<NamespaceState> add(std::string_view name, const NamespaceOptions& options) {
@@ -128,6 +208,7 @@ class StoreState {
   std::map<std::string, Status, std::less<>> broken;
   std::unique_ptr<FileLock> dir_lock;  // writers only
   std::mutex close_mutex;
+  std::mutex refresh_mutex;  // one refresh() at a time
 };
 
 }  // namespace detail
@@ -293,6 +374,17 @@ Status VectorStore::save() {
 Status VectorStore::close() {
   if (!state_) return moved_from();
   return state_->close();
+}
+
+Status VectorStore::refresh() {
+  if (!state_) return moved_from();
+  try {
+    return state_->refresh();
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory refreshing the store");
+  } catch (const std::exception& e) {
+    return Status::Internal(e.what());
+  }
 }
 
 const StoreOptions& VectorStore::options() const {

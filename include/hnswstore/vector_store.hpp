@@ -87,6 +87,25 @@ class HNSWSTORE_API VectorStore {
   /// persistent store not yet closed, logging errors. Idempotent; in-memory stores close too.
   Status close();
 
+  /// Read-only stores: takes in what the directory's writer committed since the store was
+  /// opened or last refreshed. The directory is listed and every config read again:
+  /// - a namespace with a newer commit is, if loaded, loaded again beside its current records
+  ///   and swapped in at once: each search, get or scan sees the previous generation or the new
+  ///   one, never a mix, and its handles keep working. An unloaded one loads the new commit on
+  ///   first use. ef_search and the quotas follow the commit (a set_ef_search is undone).
+  /// - a namespace created since can be listed and opened;
+  /// - a namespace dropped since: its handles answer kNotFound. One dropped and created again is
+  ///   a new namespace: old handles answer kNotFound, open_namespace gives the new one.
+  /// Without refresh(), a read-only store keeps serving the generations it has loaded (one not
+  /// loaded yet loads the newest commit when first used) and the catalogue it opened.
+  /// Errors: the first one met, after refreshing everything else: a damaged new commit or
+  /// config (kCorruption; that namespace keeps what it had); kIOError if the directory cannot be
+  /// listed; kInvalidArgument once closed; kNotSupported in memory. A writer's refresh() does
+  /// nothing and returns ok: no other process commits to its directory.
+  /// Complexity: the listing and the configs, plus one load of each changed, loaded namespace.
+  /// Concurrent refresh() calls run one at a time; every other call may run beside them.
+  Status refresh();
+
   /// The options the store was opened with.
   const StoreOptions& options() const;
 
