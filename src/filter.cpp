@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "filter_access.hpp"
+#include "guarded.hpp"
 #include "filter_node.hpp"
 
 namespace hnswstore {
@@ -397,16 +398,20 @@ Filter::Filter() = default;
 Filter::Filter(std::shared_ptr<const FilterNode> root) : root_(std::move(root)) {}
 
 Result<Filter> Filter::parse(const json& filter) {
-  NodePtr root;
-  if (Status s = parse_object(filter, "", 1, root); !s.ok()) return s;
-  if (root->op == FilterOp::kAll) root.reset();
-  return Filter(std::move(root));
+  return detail::guarded([&]() -> Result<Filter> {
+    NodePtr root;
+    if (Status s = parse_object(filter, "", 1, root); !s.ok()) return s;
+    if (root->op == FilterOp::kAll) root.reset();
+    return Filter(std::move(root));
+  });
 }
 
 Result<Filter> Filter::parse(std::string_view json_text) {
-  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::InvalidArgument("filter: not valid JSON");
-  return parse(j);
+  return detail::guarded([&]() -> Result<Filter> {
+    json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Status::InvalidArgument("filter: not valid JSON");
+    return parse(j);
+  });
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <set>
 #include <shared_mutex>
 
+#include "guarded.hpp"
 #include "hnswstore/version.hpp"
 #include "namespace_state.hpp"
 #include "persistence.hpp"
@@ -363,28 +364,28 @@ Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOpt
     return Status::ResourceExhausted("out of memory opening '" + dir.string() + "'");
   } catch (const std::exception& e) {
     return Status::Internal(e.what());
+  } catch (...) {
+    return Status::Internal("an exception that is not a std::exception");
   }
 }
 
 Status VectorStore::save() {
-  if (!state_) return moved_from();
-  return state_->save();
+  return detail::guarded([&]() -> Status {
+    if (!state_) return moved_from();
+    return state_->save();
+  });
 }
 
 Status VectorStore::close() {
-  if (!state_) return moved_from();
-  return state_->close();
+  return detail::guarded([&]() -> Status {
+    if (!state_) return moved_from();
+    return state_->close();
+  });
 }
 
 Status VectorStore::refresh() {
   if (!state_) return moved_from();
-  try {
-    return state_->refresh();
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory refreshing the store");
-  } catch (const std::exception& e) {
-    return Status::Internal(e.what());
-  }
+  return detail::guarded([&] { return state_->refresh(); });
 }
 
 const StoreOptions& VectorStore::options() const {
@@ -394,46 +395,52 @@ const StoreOptions& VectorStore::options() const {
 
 Result<Namespace> VectorStore::create_namespace(std::string_view name,
                                                 const NamespaceOptions& options) {
-  if (!state_) return moved_from();
-  if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
-  if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
-  std::unique_lock<std::shared_mutex> lock(state_->mutex);
-  // Under the catalogue lock: close() marks the store closed before it lists the namespaces
-  // to save, so a namespace created here is either saved by it or never created.
-  if (Status s = state_->writable(); !s.ok()) return s;
-  if (state_->find(name) || state_->broken.count(name) != 0) {
-    return Status::AlreadyExists("name: namespace '" + std::string(name) + "' already exists");
-  }
-  return Namespace(state_->add(name, options));
+  return detail::guarded([&]() -> Result<Namespace> {
+    if (!state_) return moved_from();
+    if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
+    if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
+    std::unique_lock<std::shared_mutex> lock(state_->mutex);
+    // Under the catalogue lock: close() marks the store closed before it lists the namespaces
+    // to save, so a namespace created here is either saved by it or never created.
+    if (Status s = state_->writable(); !s.ok()) return s;
+    if (state_->find(name) || state_->broken.count(name) != 0) {
+      return Status::AlreadyExists("name: namespace '" + std::string(name) + "' already exists");
+    }
+    return Namespace(state_->add(name, options));
+  });
 }
 
 Result<Namespace> VectorStore::open_namespace(std::string_view name) {
-  if (!state_) return moved_from();
-  if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
-  if (Status s = state_->usable(); !s.ok()) return s;
-  std::shared_lock<std::shared_mutex> lock(state_->mutex);
-  auto ns = state_->find(name);
-  if (!ns) {
-    if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
-    return Status::NotFound("name: no namespace '" + std::string(name) + "'");
-  }
-  return Namespace(std::move(ns));
+  return detail::guarded([&]() -> Result<Namespace> {
+    if (!state_) return moved_from();
+    if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
+    if (Status s = state_->usable(); !s.ok()) return s;
+    std::shared_lock<std::shared_mutex> lock(state_->mutex);
+    auto ns = state_->find(name);
+    if (!ns) {
+      if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
+      return Status::NotFound("name: no namespace '" + std::string(name) + "'");
+    }
+    return Namespace(std::move(ns));
+  });
 }
 
 Result<Namespace> VectorStore::get_or_create_namespace(std::string_view name,
                                                        const NamespaceOptions& options) {
-  if (!state_) return moved_from();
-  if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
-  if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
-  std::unique_lock<std::shared_mutex> lock(state_->mutex);
-  if (Status s = state_->usable(); !s.ok()) return s;  // under the lock, as in create_namespace
-  if (auto ns = state_->find(name)) {
-    if (Status s = compare_options(ns->options(), options, name); !s.ok()) return s;
-    return Namespace(std::move(ns));
-  }
-  if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
-  if (Status s = state_->writable(); !s.ok()) return s;
-  return Namespace(state_->add(name, options));
+  return detail::guarded([&]() -> Result<Namespace> {
+    if (!state_) return moved_from();
+    if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
+    if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
+    std::unique_lock<std::shared_mutex> lock(state_->mutex);
+    if (Status s = state_->usable(); !s.ok()) return s;  // under the lock, as in create_namespace
+    if (auto ns = state_->find(name)) {
+      if (Status s = compare_options(ns->options(), options, name); !s.ok()) return s;
+      return Namespace(std::move(ns));
+    }
+    if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
+    if (Status s = state_->writable(); !s.ok()) return s;
+    return Namespace(state_->add(name, options));
+  });
 }
 
 bool VectorStore::has_namespace(std::string_view name) const {
@@ -456,52 +463,54 @@ std::vector<std::string> VectorStore::list_namespaces() const {
 }
 
 Status VectorStore::drop_namespace(std::string_view name) {
-  if (!state_) return moved_from();
-  if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
-  if (Status s = state_->writable(); !s.ok()) return s;
-  std::unique_lock<std::shared_mutex> lock(state_->mutex);
-  std::shared_ptr<detail::NamespaceState> ns = state_->find(name);
-  if (!ns) {
-    auto b = state_->broken.find(name);
-    if (b == state_->broken.end()) {
-      return Status::NotFound("name: no namespace '" + std::string(name) + "'");
-    }
-    // An unreadable namespace: its config goes first, then whatever data files it had.
-    const auto& ctx = *state_->context;
-    if (Status s = detail::remove_namespace_files(*ctx.env, ctx.dir, name, nullptr); !s.ok()) {
-      return s;
-    }
-    if (auto files = ctx.env->list_dir(ctx.dir)) {
-      for (const std::string& file : *files) {
-        const detail::DirEntryInfo info = detail::classify(file);
-        if ((info.kind == detail::DirEntryInfo::kVectors ||
-             info.kind == detail::DirEntryInfo::kGraph) &&
-            info.ns == name) {
-          (void)ctx.env->remove_file(ctx.dir / file);
+  return detail::guarded([&]() -> Status {
+    if (!state_) return moved_from();
+    if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
+    if (Status s = state_->writable(); !s.ok()) return s;
+    std::unique_lock<std::shared_mutex> lock(state_->mutex);
+    std::shared_ptr<detail::NamespaceState> ns = state_->find(name);
+    if (!ns) {
+      auto b = state_->broken.find(name);
+      if (b == state_->broken.end()) {
+        return Status::NotFound("name: no namespace '" + std::string(name) + "'");
+      }
+      // An unreadable namespace: its config goes first, then whatever data files it had.
+      const auto& ctx = *state_->context;
+      if (Status s = detail::remove_namespace_files(*ctx.env, ctx.dir, name, nullptr); !s.ok()) {
+        return s;
+      }
+      if (auto files = ctx.env->list_dir(ctx.dir)) {
+        for (const std::string& file : *files) {
+          const detail::DirEntryInfo info = detail::classify(file);
+          if ((info.kind == detail::DirEntryInfo::kVectors ||
+               info.kind == detail::DirEntryInfo::kGraph) &&
+              info.ns == name) {
+            (void)ctx.env->remove_file(ctx.dir / file);
+          }
         }
       }
+      state_->broken.erase(b);
+      return Status::Ok();
     }
-    state_->broken.erase(b);
+    // NamespaceState::drop() waits for the namespace's writer (a bulk load, a save's fsync, a
+    // callback) and removes its files: outside the catalogue lock, so that the other namespaces
+    // stay usable meanwhile, and so that a callback of that writer may call the store. The entry
+    // stays in the catalogue until the drop has happened (a failed drop leaves it as it was, and
+    // its name cannot be created again while its files are being removed); from then on lookups
+    // skip it, and it is erased below unless a new namespace of that name has replaced it.
+    lock.unlock();
+    if (Status s = ns->drop(); !s.ok()) {
+      if (s.code() == StatusCode::kNotFound) {  // another drop_namespace call was first
+        return Status::NotFound("name: no namespace '" + std::string(name) + "'");
+      }
+      return s;
+    }
+    if (state_->context->budget) state_->context->budget->remove(ns.get());
+    lock.lock();
+    auto it = state_->namespaces.find(name);
+    if (it != state_->namespaces.end() && it->second == ns) state_->namespaces.erase(it);
     return Status::Ok();
-  }
-  // NamespaceState::drop() waits for the namespace's writer (a bulk load, a save's fsync, a
-  // callback) and removes its files: outside the catalogue lock, so that the other namespaces
-  // stay usable meanwhile, and so that a callback of that writer may call the store. The entry
-  // stays in the catalogue until the drop has happened (a failed drop leaves it as it was, and
-  // its name cannot be created again while its files are being removed); from then on lookups
-  // skip it, and it is erased below unless a new namespace of that name has replaced it.
-  lock.unlock();
-  if (Status s = ns->drop(); !s.ok()) {
-    if (s.code() == StatusCode::kNotFound) {  // another drop_namespace call was first
-      return Status::NotFound("name: no namespace '" + std::string(name) + "'");
-    }
-    return s;
-  }
-  if (state_->context->budget) state_->context->budget->remove(ns.get());
-  lock.lock();
-  auto it = state_->namespaces.find(name);
-  if (it != state_->namespaces.end() && it->second == ns) state_->namespaces.erase(it);
-  return Status::Ok();
+  });
 }
 
 }  // namespace hnswstore

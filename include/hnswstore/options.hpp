@@ -102,7 +102,7 @@ using Progress =
 struct StoreOptions {
   bool create_if_missing = true;          ///< persistence (VectorStore::open), see docs/format.md
   bool read_only = false;                 ///< persistence
-  bool save_graph = true;                 ///< persistence: also write <ns>.graph.bin
+  bool save_graph = true;                 ///< persistence: also write <ns>.<gen>.graph.bin
   int zstd_level = 3;                     ///< persistence: 0 = sections uncompressed
   std::size_t threads = 0;                ///< worker threads for batches; 0 = hardware concurrency
   std::size_t memory_budget_bytes = 0;    ///< >0: unload least-recently-used clean namespaces

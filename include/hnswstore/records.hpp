@@ -16,7 +16,7 @@ namespace hnswstore {
 /// Metadata of a record: a JSON object. null is accepted on input and stored as {}.
 using Metadata = nlohmann::json;
 
-/// Limits that hold for every namespace (ARCHITECTURE.md, "Rules that hold everywhere").
+/// Limits that hold for every namespace (docs/index.md, "Input rules").
 inline constexpr std::size_t kMaxIdBytes = 1024;
 inline constexpr std::size_t kMaxDimension = 65536;
 inline constexpr std::size_t kMaxNamespaceNameBytes = 128;

@@ -473,7 +473,7 @@ TEST(Persistence, TombstonesAreNotSavedAndTheGraphStillWorks) {
   EXPECT_EQ(ns.stats().deleted, 0u);
 }
 
-// The round trip across processes: a child writes, saves and records 100 searches; this
+// A round trip across processes: a child writes, saves and records 100 searches; this
 // process, which never held the data, opens the directory and must reproduce everything exactly.
 TEST(Persistence, RoundTripInANewProcessIsExact) {
   TempDir dir;

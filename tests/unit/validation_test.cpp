@@ -1,4 +1,4 @@
-// "Rules that hold everywhere" (ARCHITECTURE.md §4): bad input never changes state.
+// The input rules (docs/index.md, "Input rules"): bad input never changes state.
 //
 // Every test here makes a call that breaks one rule and checks three things:
 //   1. the status code (kInvalidArgument, kResourceExhausted, kNotFound, kAlreadyExists);
