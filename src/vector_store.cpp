@@ -147,7 +147,12 @@ class StoreState {
     for (auto& [name, config] : configs) {
       auto it = current.find(name);
       if (it != current.end() && it->second->same_namespace(config)) {
-        if (Status s = it->second->refresh(config); !s.ok()) note(name, s);
+        Status s = it->second->refresh(config);
+        if (s.code() == StatusCode::kNotFound) {
+          gone.push_back(it->second);  // dropped by the writer since the listing
+        } else if (!s.ok()) {
+          note(name, s);
+        }
         continue;
       }
       // New, or dropped and created again: old handles stay with the dropped one.

@@ -93,8 +93,8 @@ using Logger = std::function<void(LogLevel, std::string_view)>;
 /// Progress of long work (bulk upserts, loads, graph rebuilds, compaction): `stage` names the
 /// work ("upsert", "compact", ...), `done` of `total` items are finished. Called from the thread
 /// that started the work, at most once per chunk, with done == total last. The callback may
-/// read (search, get) but must not write to the namespace that reports, whose writer lock the
-/// reporting thread holds. Whatever it throws is caught and ignored: it cannot stop the work.
+/// read (search, get) but must not write to, save or drop the namespace that reports, whose
+/// writer lock the reporting thread holds, nor save or close the store (which saves it). Whatever it throws is caught and ignored: it cannot stop the work.
 using Progress =
     std::function<void(std::string_view stage, std::size_t done, std::size_t total)>;
 
