@@ -11,10 +11,13 @@
 #include <string>
 #include <utility>
 
+#include "filter_access.hpp"
+#include "guarded.hpp"
 #include "filter_node.hpp"
 
 namespace hnswstore {
 
+using detail::FilterAccess;
 using detail::FilterNode;
 using detail::FilterOp;
 using json = nlohmann::json;
@@ -395,64 +398,65 @@ Filter::Filter() = default;
 Filter::Filter(std::shared_ptr<const FilterNode> root) : root_(std::move(root)) {}
 
 Result<Filter> Filter::parse(const json& filter) {
-  NodePtr root;
-  if (Status s = parse_object(filter, "", 1, root); !s.ok()) return s;
-  if (root->op == FilterOp::kAll) root.reset();
-  return Filter(std::move(root));
+  return detail::guarded([&]() -> Result<Filter> {
+    NodePtr root;
+    if (Status s = parse_object(filter, "", 1, root); !s.ok()) return s;
+    if (root->op == FilterOp::kAll) root.reset();
+    return Filter(std::move(root));
+  });
 }
 
 Result<Filter> Filter::parse(std::string_view json_text) {
-  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::InvalidArgument("filter: not valid JSON");
-  return parse(j);
+  return detail::guarded([&]() -> Result<Filter> {
+    json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Status::InvalidArgument("filter: not valid JSON");
+    return parse(j);
+  });
 }
 
 namespace {
-Filter comparison(FilterOp op, std::string path, json value,
-                  Filter (*wrap)(std::shared_ptr<const FilterNode>)) {
+Filter comparison(FilterOp op, std::string path, json value) {
   const std::string op_path = path + "." + std::string(op_name(op));
   std::vector<std::string> segments;
   NodePtr node;
   Status s = split_path(path, path.empty() ? op_path : path, segments);
   if (s.ok()) s = make_comparison(op, path, std::move(segments), value, op_path, node);
-  return wrap(s.ok() ? std::move(node) : make_invalid(std::move(s)));
+  return FilterAccess::wrap(s.ok() ? std::move(node) : make_invalid(std::move(s)));
 }
 }  // namespace
 
 Filter Filter::eq(std::string path, json value) {
-  return comparison(FilterOp::kEq, std::move(path), std::move(value), &Filter::wrap);
+  return comparison(FilterOp::kEq, std::move(path), std::move(value));
 }
 Filter Filter::ne(std::string path, json value) {
-  return comparison(FilterOp::kNe, std::move(path), std::move(value), &Filter::wrap);
+  return comparison(FilterOp::kNe, std::move(path), std::move(value));
 }
 Filter Filter::gt(std::string path, json value) {
-  return comparison(FilterOp::kGt, std::move(path), std::move(value), &Filter::wrap);
+  return comparison(FilterOp::kGt, std::move(path), std::move(value));
 }
 Filter Filter::gte(std::string path, json value) {
-  return comparison(FilterOp::kGte, std::move(path), std::move(value), &Filter::wrap);
+  return comparison(FilterOp::kGte, std::move(path), std::move(value));
 }
 Filter Filter::lt(std::string path, json value) {
-  return comparison(FilterOp::kLt, std::move(path), std::move(value), &Filter::wrap);
+  return comparison(FilterOp::kLt, std::move(path), std::move(value));
 }
 Filter Filter::lte(std::string path, json value) {
-  return comparison(FilterOp::kLte, std::move(path), std::move(value), &Filter::wrap);
+  return comparison(FilterOp::kLte, std::move(path), std::move(value));
 }
 Filter Filter::in(std::string path, json values) {
-  return comparison(FilterOp::kIn, std::move(path), std::move(values), &Filter::wrap);
+  return comparison(FilterOp::kIn, std::move(path), std::move(values));
 }
 Filter Filter::nin(std::string path, json values) {
-  return comparison(FilterOp::kNin, std::move(path), std::move(values), &Filter::wrap);
+  return comparison(FilterOp::kNin, std::move(path), std::move(values));
 }
 Filter Filter::exists(std::string path, bool exists) {
-  return comparison(FilterOp::kExists, std::move(path), json(exists), &Filter::wrap);
+  return comparison(FilterOp::kExists, std::move(path), json(exists));
 }
-
-Filter Filter::wrap(std::shared_ptr<const FilterNode> root) { return Filter(std::move(root)); }
 
 namespace {
 // The root of a filter inside a tree: Filter() is a null root, {} inside a tree.
 NodePtr tree_node(const Filter& f) {
-  return f.node() != nullptr ? NodePtr(f.shared_node()) : make_all();
+  return FilterAccess::node(f) != nullptr ? FilterAccess::shared_node(f) : make_all();
 }
 
 Filter combine(FilterOp op, Filter a, Filter b) {
@@ -469,9 +473,9 @@ Filter combine(FilterOp op, Filter a, Filter b) {
   }
   NodePtr node = make_logical(op, std::move(children));
   if (node->depth > kMaxDepth) {
-    return Filter::wrap(make_invalid(check_level(node->depth, std::string(op_name(op)))));
+    return FilterAccess::wrap(make_invalid(check_level(node->depth, std::string(op_name(op)))));
   }
-  return Filter::wrap(std::move(node));
+  return FilterAccess::wrap(std::move(node));
 }
 }  // namespace
 
@@ -486,8 +490,10 @@ Filter operator||(Filter a, Filter b) { return combine(FilterOp::kOr, std::move(
 Filter operator!(Filter f) {
   if (!f.status().ok()) return f;
   NodePtr node = make_logical(FilterOp::kNot, {tree_node(f)});
-  if (node->depth > kMaxDepth) return Filter::wrap(make_invalid(check_level(node->depth, "$not")));
-  return Filter::wrap(std::move(node));
+  if (node->depth > kMaxDepth) {
+    return FilterAccess::wrap(make_invalid(check_level(node->depth, "$not")));
+  }
+  return FilterAccess::wrap(std::move(node));
 }
 
 bool Filter::matches(const json& metadata) const {
@@ -504,7 +510,7 @@ const Status& Filter::status() const {
 bool Filter::matches_all() const noexcept { return root_ == nullptr; }
 
 bool operator==(const Filter& a, const Filter& b) {
-  if (a.shared_node() == b.shared_node()) return true;
+  if (FilterAccess::node(a) == FilterAccess::node(b)) return true;
   if (!a.status().ok() || !b.status().ok()) return a.status().message() == b.status().message() &&
                                                    a.status().code() == b.status().code();
   return a.to_json() == b.to_json();

@@ -1,26 +1,15 @@
 // Namespace: the public handle forwards to its NamespaceState.
 #include "hnswstore/namespace.hpp"
 
-#include <new>
-
+#include "guarded.hpp"
 #include "namespace_state.hpp"
 
 namespace hnswstore {
 namespace {
 Status empty_handle() { return Status::NotFound("namespace: the handle refers to no namespace"); }
 
-// No exception crosses the API: an allocation that fails while copying or checking input is
-// kResourceExhausted, anything else thrown is a bug (kInternal).
-template <class Fn>
-auto guarded(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory");
-  } catch (const std::exception& e) {
-    return Status::Internal(e.what());
-  }
-}
+using detail::guarded;
+
 // A write may have grown (or loaded) the namespace: with a memory budget, the store unloads
 // others until the loaded ones fit again (docs/index.md, "Memory budget").
 template <class Fn>
@@ -33,12 +22,11 @@ auto write_guarded(detail::NamespaceState& state, Fn&& fn) -> decltype(fn()) {
   return result;
 }
 const std::string kNoName;
-const NamespaceOptions kNoOptions;
 }  // namespace
 
 const std::string& Namespace::name() const { return state_ ? state_->name() : kNoName; }
-const NamespaceOptions& Namespace::options() const {
-  return state_ ? state_->options() : kNoOptions;
+NamespaceOptions Namespace::options() const {
+  return state_ ? state_->options_copy() : NamespaceOptions{};
 }
 std::size_t Namespace::size() const { return state_ ? state_->size() : 0; }
 Namespace::operator bool() const { return state_ && !state_->dropped(); }

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "filter_access.hpp"
 #include "filter_node.hpp"
 #include "hnswstore/version.hpp"
 #include "parallel.hpp"
@@ -33,9 +34,15 @@ StoreContext::StoreContext(StoreOptions o, std::filesystem::path directory)
   }
 }
 
-void StoreContext::log(LogLevel level, std::string_view message) const {
+// The user's callbacks run in the middle of the store's work (under its locks, inside
+// destructors): whatever they throw is caught here and ignored, so that it can neither
+// interrupt a write half-way nor escape a destructor (std::terminate).
+void StoreContext::log(LogLevel level, std::string_view message) const noexcept {
   if (options.logger) {
-    options.logger(level, message);
+    try {
+      options.logger(level, message);
+    } catch (...) {
+    }
     return;
   }
   if (level < LogLevel::kWarning) return;
@@ -43,8 +50,13 @@ void StoreContext::log(LogLevel level, std::string_view message) const {
                static_cast<int>(message.size()), message.data());
 }
 
-void StoreContext::progress(std::string_view stage, std::size_t done, std::size_t total) const {
-  if (options.progress) options.progress(stage, done, total);
+void StoreContext::progress(std::string_view stage, std::size_t done,
+                            std::size_t total) const noexcept {
+  if (!options.progress) return;
+  try {
+    options.progress(stage, done, total);
+  } catch (...) {
+  }
 }
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────
@@ -106,6 +118,10 @@ std::size_t NamespaceState::size() const noexcept {
 
 Status NamespaceState::not_found() const {
   return Status::NotFound("namespace '" + name_ + "' was dropped");
+}
+
+Status NamespaceState::closed() const {
+  return Status::NotSupported("namespace '" + name_ + "': its store was closed");
 }
 
 Status NamespaceState::writable() const {
@@ -615,7 +631,7 @@ void NamespaceState::filtered_search(const float* query, const SearchOptions& o,
   const std::size_t slots = index_->slot_count();
   thread_local FilterPlan plan;  // no allocation per query once warm
   thread_local std::vector<Slot> candidates;
-  metadata_.index().plan(*o.filter.node(), slots, plan);
+  metadata_.index().plan(*FilterAccess::node(o.filter), slots, plan);
   FilterContext ctx{plan.indexed ? &plan.bits : nullptr, &plan.residual, &metadata_};
   SlotFilter filter{accept_slot, &ctx};
   const SlotFilter* residual_filter = plan.residual.empty() ? nullptr : &filter;
@@ -701,7 +717,7 @@ void NamespaceState::matching_slots(const Filter& filter, std::vector<Slot>& out
     return;
   }
   FilterPlan plan;
-  index.plan(*filter.node(), slots, plan);
+  index.plan(*FilterAccess::node(filter), slots, plan);
   FilterContext ctx{nullptr, &plan.residual, &metadata_};
   if (plan.indexed) {
     plan.bits.for_each([&](Slot s) {
@@ -837,6 +853,7 @@ Status NamespaceState::set_ef_search(std::size_t ef) {
   if (Status s = lock_writer(writer); !s.ok()) return s;
   std::unique_lock<RwLock> exclusive(mutex_);
   if (options_.hnsw.ef_search != ef) dirty_ = true;
+  std::lock_guard<std::mutex> options(options_mutex_);
   options_.hnsw.ef_search = ef;
   return Status::Ok();
 }
@@ -949,6 +966,11 @@ NamespaceStats NamespaceState::stats() const {
 Status NamespaceState::drop() {
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
+  // As every writer (lock_writer): a drop that waited for this lock while the store closed must
+  // not remove files once close() has released the directory.
+  if (context_->closed.load(std::memory_order_acquire)) {
+    return Status::InvalidArgument("store: closed");
+  }
   if (context_->persistent()) {
     if (Status s = writable(); !s.ok()) return s;
     if (Status s =
@@ -958,12 +980,51 @@ Status NamespaceState::drop() {
     }
     disk_.reset();
   }
+  drop_records_locked();
+  return Status::Ok();
+}
+
+void NamespaceState::drop_records_locked() {
   std::unique_lock<RwLock> exclusive(mutex_);
   dropped_.store(true, std::memory_order_release);
   live_.store(0, std::memory_order_release);
   free_records_locked();
   loaded_.store(true, std::memory_order_release);
+}
+
+bool NamespaceState::same_namespace(const NamespaceConfig& config) const noexcept {
+  const NamespaceOptions& o = config.options;
+  return config.created == created_ && o.dimension == options_.dimension &&
+         o.metric == options_.metric && o.index == options_.index &&
+         o.hnsw.m == options_.hnsw.m && o.hnsw.ef_construction == options_.hnsw.ef_construction &&
+         o.hnsw.seed == options_.hnsw.seed;
+}
+
+Status NamespaceState::refresh(const NamespaceConfig& config) {
+  std::unique_lock<std::mutex> writer(write_mutex_);
+  if (dropped() || !disk_) return Status::Ok();
+  if (disk_->generation == config.generation &&
+      disk_->vectors.checksum == config.vectors.checksum) {
+    return Status::Ok();  // the commit this namespace has (or will load)
+  }
+  if (!loaded_.load(std::memory_order_acquire)) {
+    // Nothing to replace: the next call that needs the records loads this commit.
+    disk_ = config;
+    live_.store(static_cast<std::size_t>(config.count), std::memory_order_release);
+    return Status::Ok();
+  }
+  // Loads beside the records that searches use and swaps at the end (load_from); on an error
+  // the namespace keeps serving the generation it has.
+  if (Status s = load_locked(config); !s.ok()) return s;
+  writer.unlock();
+  charge_budget();
   return Status::Ok();
+}
+
+void NamespaceState::drop_in_memory() {
+  std::unique_lock<std::mutex> writer(write_mutex_);
+  if (dropped()) return;
+  drop_records_locked();
 }
 
 void NamespaceState::free_records_locked() {
@@ -998,7 +1059,7 @@ Status NamespaceState::ensure_loaded() const {
     std::unique_lock<std::mutex> writer(self->write_mutex_);
     if (dropped()) return not_found();
     if (loaded_.load(std::memory_order_acquire)) return Status::Ok();
-    if (Status s = self->load_locked(); !s.ok()) return s;
+    if (Status s = self->load_locked(*self->disk_); !s.ok()) return s;
   }
   self->charge_budget();
   return Status::Ok();
@@ -1022,7 +1083,10 @@ Status NamespaceState::lock_writer(std::unique_lock<std::mutex>& writer) {
   touch();
   writer = std::unique_lock<std::mutex>(write_mutex_);
   if (dropped()) return not_found();
-  if (!loaded_.load(std::memory_order_acquire)) return load_locked();
+  // Checked under the writer lock: close() sets the flag first and then saves every namespace
+  // under its writer lock, so a write either lands before that save (and is saved) or fails.
+  if (context_->closed.load(std::memory_order_acquire)) return closed();
+  if (!loaded_.load(std::memory_order_acquire)) return load_locked(*disk_);
   return Status::Ok();
 }
 
@@ -1037,13 +1101,14 @@ void NamespaceState::charge_budget() {
 
 std::optional<std::size_t> NamespaceState::try_unload() {
   std::unique_lock<std::mutex> writer(write_mutex_, std::try_to_lock);
+  // A closed store saves nothing more (close() saved what it had to).
   if (!writer.owns_lock() || dropped() || !loaded_.load(std::memory_order_acquire) ||
-      !context_->persistent()) {
+      !context_->persistent() || context_->closed.load(std::memory_order_acquire)) {
     return std::nullopt;
   }
   // A read-only store has nothing to save (only ef_search can differ, and it is not kept).
   if ((dirty_ || !disk_) && !context_->options.read_only) {
-    if (Status s = save_locked(); !s.ok()) {
+    if (Status s = save_locked(false); !s.ok()) {
       context_->log(LogLevel::kWarning, "memory budget: namespace '" + name_ +
                                             "' stays loaded: saving it failed: " + s.message());
       return std::nullopt;
@@ -1053,7 +1118,10 @@ std::optional<std::size_t> NamespaceState::try_unload() {
   std::unique_lock<RwLock> exclusive(mutex_);
   free_records_locked();
   live_.store(static_cast<std::size_t>(disk_->count), std::memory_order_release);
-  options_.hnsw.ef_search = disk_->options.hnsw.ef_search;
+  {
+    std::lock_guard<std::mutex> options(options_mutex_);
+    options_.hnsw.ef_search = disk_->options.hnsw.ef_search;
+  }
   dirty_ = false;
   loaded_.store(false, std::memory_order_release);
   const std::size_t bytes = memory_bytes_locked();
@@ -1078,43 +1146,56 @@ void MemoryBudget::remove(const NamespaceState* ns) {
 }
 
 void MemoryBudget::charge(NamespaceState& ns) {
-  // A progress callback or logger running inside an unload (a save) may call the store again:
-  // that call must not wait for the budget its own thread holds.
-  thread_local bool charging = false;
-  if (charging) return;
+  // An unload below saves a dirty namespace, and the save's progress callback or logger may
+  // call the store on this thread: that call records its namespace's bytes but unloads nothing
+  // (this thread holds the victim's writer lock, which a nested unload could try to take).
+  thread_local bool unloading = false;
   const std::size_t bytes = ns.memory_bytes();
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = members_.find(&ns);
-  if (it == members_.end()) return;  // dropped meanwhile
-  total_ = total_ - it->second.bytes + bytes;
-  it->second.bytes = bytes;
-  if (total_ <= budget_) return;
+  std::vector<std::pair<std::int64_t, std::shared_ptr<NamespaceState>>> lru;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = members_.find(&ns);
+    if (it == members_.end()) return;  // dropped meanwhile
+    total_ = total_ - it->second.bytes + bytes;
+    it->second.bytes = bytes;
+    ++it->second.charges;
+    if (total_ <= budget_ || unloading) return;
+    for (auto& [key, member] : members_) {
+      if (key == &ns) continue;
+      if (auto other = member.ns.lock()) lru.emplace_back(other->last_use(), std::move(other));
+    }
+  }
+  std::sort(lru.begin(), lru.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   struct Flag {
     bool& b;
     explicit Flag(bool& f) : b(f) { b = true; }
     ~Flag() { b = false; }
-  } flag(charging);
-  std::vector<std::pair<std::int64_t, std::shared_ptr<NamespaceState>>> lru;
-  for (auto& [key, member] : members_) {
-    if (key == &ns) continue;
-    if (auto other = member.ns.lock()) lru.emplace_back(other->last_use(), std::move(other));
-  }
-  std::sort(lru.begin(), lru.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  // Only try_unload() touches the other namespaces: it takes their writer lock with try_lock,
-  // so this thread never waits here for a lock whose holder may be waiting for the budget.
+  } flag(unloading);
+  // The unloads (a save: encoding, writes, fsyncs; then freeing) run without the budget's mutex,
+  // so that other tenants' writes, which charge the budget too, never wait for this one's disk.
+  // try_unload() takes the victim's writer lock with try_lock only: a busy namespace is skipped.
   for (auto& [last_use, other] : lru) {
-    if (total_ <= budget_) break;
+    std::uint64_t charges = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (total_ <= budget_) break;
+      auto m = members_.find(other.get());
+      if (m == members_.end()) continue;  // dropped meanwhile
+      charges = m->second.charges;
+    }
     const std::optional<std::size_t> after = other->try_unload();
     if (!after) continue;
-    Member& m = members_[other.get()];
-    total_ = total_ - m.bytes + *after;
-    m.bytes = *after;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto m = members_.find(other.get());
+    // A charge of that namespace since (it was loaded again) recorded fresher bytes.
+    if (m == members_.end() || m->second.charges != charges) continue;
+    total_ = total_ - m->second.bytes + *after;
+    m->second.bytes = *after;
   }
 }
 
-Status NamespaceState::load_locked() {
-  NamespaceConfig config = *disk_;
+Status NamespaceState::load_locked(NamespaceConfig config) {
   for (int attempt = 0;; ++attempt) {
     Status s = load_from(config);
     if (s.ok()) return s;
@@ -1352,45 +1433,52 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
     // little longer, which delays only stats() and dirty(): every call that needs the records
     // waits for the load anyway.
     const auto install_start = Clock::now();
-    std::unique_lock<RwLock> exclusive(mutex_);
-    try {
+    IdMap ids;
+    MetadataStore metadata;
+    {
       SideJob ids_job(
           [&] {
-            for (std::size_t i = 0; i < n; ++i) ids_.insert(image.ids[i], static_cast<Slot>(i));
+            for (std::size_t i = 0; i < n; ++i) ids.insert(image.ids[i], static_cast<Slot>(i));
           },
           threads > 1 && n > 0 && !import_job.threaded());
       for (std::size_t i = 0; i < n; ++i) {
-        metadata_.set(static_cast<Slot>(i), std::move(image.metadata[i]));
+        metadata.set(static_cast<Slot>(i), std::move(image.metadata[i]));
       }
       ids_job.join();
-      phases += ", ids and metadata " + since(install_start) + " ms";
-      import_job.join();
-    } catch (...) {
-      ids_ = IdMap();
-      metadata_ = MetadataStore();
-      throw;
     }
+    phases += ", ids and metadata " + since(install_start) + " ms";
+    import_job.join();
     if (graph_loaded) {
       phases += ", graph reloaded " + import_ms + " ms (alongside)";
       context_->progress("load", n, n);
     } else if (n == 0) {
       context_->progress("load", 0, 0);
     }
-    norms_ = std::move(image.norms);
-    index_ = std::move(index);
-    free_slots_.clear();
+    std::vector<float> norms = std::move(image.norms);
+    std::vector<Slot> no_free_slots;
+    // Everything was built beside what readers use (a refresh() reloads a loaded namespace while
+    // its searches go on) and is swapped in at once: a reader sees one generation or the next,
+    // never a mix. The previous tables are freed after the unlock.
+    std::unique_lock<RwLock> exclusive(mutex_);
+    std::swap(ids_, ids);
+    std::swap(metadata_, metadata);
+    norms_.swap(norms);
+    index_.swap(index);
+    free_slots_.swap(no_free_slots);
     next_slot_ = n;
     live_.store(n, std::memory_order_release);
     // Only what may change between commits; the rest is read without locks by validation.
-    if (options_.hnsw.ef_search != o.hnsw.ef_search) options_.hnsw.ef_search = o.hnsw.ef_search;
-    if (options_.max_elements != o.max_elements) options_.max_elements = o.max_elements;
-    if (options_.memory_limit_bytes != o.memory_limit_bytes) {
+    {
+      std::lock_guard<std::mutex> options(options_mutex_);
+      options_.hnsw.ef_search = o.hnsw.ef_search;
+      options_.max_elements = o.max_elements;
       options_.memory_limit_bytes = o.memory_limit_bytes;
     }
     last_generation_ = std::max(last_generation_, config.generation);
     disk_ = config;
     dirty_ = false;
     loaded_.store(true, std::memory_order_release);
+    exclusive.unlock();
   } catch (const std::exception& e) {
     return from_exception(e);
   }
@@ -1403,19 +1491,23 @@ Status NamespaceState::load_from(const NamespaceConfig& config) {
 Status NamespaceState::save() {
   std::unique_lock<std::mutex> writer(write_mutex_);
   if (dropped()) return not_found();
-  return save_locked();
+  return save_locked(false);
 }
 
-Status NamespaceState::save_locked() {
+Status NamespaceState::save_at_close() {
+  std::unique_lock<std::mutex> writer(write_mutex_);
+  if (dropped()) return Status::Ok();
+  return save_locked(true);
+}
+
+Status NamespaceState::save_locked(bool at_close) {
   if (!context_->persistent()) {
     return Status::NotSupported("namespace '" + name_ +
                                 "': the store lives in memory; VectorStore::open gives one "
                                 "that saves");
   }
   if (Status s = writable(); !s.ok()) return s;
-  if (context_->closed.load(std::memory_order_acquire)) {
-    return Status::NotSupported("namespace '" + name_ + "': its store was closed");
-  }
+  if (!at_close && context_->closed.load(std::memory_order_acquire)) return closed();
   if (!loaded_.load(std::memory_order_acquire) || !dirty_) return Status::Ok();
   const StoreOptions& so = context_->options;
   try {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -32,8 +33,9 @@ class NamespaceState;
 
 /// StoreOptions::memory_budget_bytes of a persistent store: the bytes of its loaded namespaces
 /// (stats().memory_bytes each) and unloading the least recently used ones to fit.
-/// Lock order: a thread holds no namespace lock when it calls charge(); the budget's mutex is
-/// taken before a namespace's writer lock, and that one only with try_lock.
+/// Locking: a thread holds no namespace lock when it calls charge(). The budget's mutex guards
+/// only the accounting: it is never held while a namespace's lock is taken, a file is written
+/// or a user callback runs. Unloading takes the victim's writer lock with try_lock only.
 class MemoryBudget {
  public:
   explicit MemoryBudget(std::size_t bytes) : budget_(bytes) {}
@@ -47,6 +49,8 @@ class MemoryBudget {
   struct Member {
     std::weak_ptr<NamespaceState> ns;
     std::size_t bytes = 0;
+    std::uint64_t charges = 0;  // charges of this member so far: an unload's result is stale
+                                // if the namespace was charged while it ran
   };
   const std::size_t budget_;
   std::mutex mutex_;
@@ -66,8 +70,9 @@ struct StoreContext {
 
   explicit StoreContext(StoreOptions o, std::filesystem::path directory = {});
   bool persistent() const noexcept { return env != nullptr; }
-  void log(LogLevel level, std::string_view message) const;
-  void progress(std::string_view stage, std::size_t done, std::size_t total) const;
+  /// Call the user's logger / progress callback; anything they throw is caught and ignored.
+  void log(LogLevel level, std::string_view message) const noexcept;
+  void progress(std::string_view stage, std::size_t done, std::size_t total) const noexcept;
 };
 
 /// Locking: `write_mutex_` serialises writers; `mutex_` is shared by readers and taken
@@ -84,7 +89,14 @@ class NamespaceState {
   NamespaceState& operator=(const NamespaceState&) = delete;
 
   const std::string& name() const noexcept { return name_; }
+  /// For the fields fixed at creation (dimension, metric, index, m, ef_construction, seed),
+  /// which any thread may read; the others change under the locks (see options_).
   const NamespaceOptions& options() const noexcept { return options_; }
+  /// Namespace::options(): a copy under options_mutex_.
+  NamespaceOptions options_copy() const {
+    std::lock_guard<std::mutex> lock(options_mutex_);
+    return options_;
+  }
   std::size_t size() const noexcept;
 
   Status upsert(std::string_view id, std::span<const float> vector, Metadata metadata);
@@ -104,7 +116,11 @@ class NamespaceState {
   Status set_ef_search(std::size_t ef);
   Status compact();
   /// Commits the namespace to disk if it changed since its last commit (docs/format.md).
+  /// kNotSupported once the store is closed.
   Status save();
+  /// VectorStore::close(): as save(), after the store was marked closed (so that no write can
+  /// follow it); a dropped namespace is skipped.
+  Status save_at_close();
   NamespaceStats stats() const;
   bool dirty() const;
   /// Whether the last commit names `file` (used by VectorStore::open only, before sharing).
@@ -129,6 +145,19 @@ class NamespaceState {
   Status drop();
   bool dropped() const noexcept { return dropped_.load(std::memory_order_acquire); }
 
+  /// Read-only stores (VectorStore::refresh). Whether `config` is a commit of this namespace,
+  /// not of one of the same name that was dropped and created again: the same creation time
+  /// and build options.
+  bool same_namespace(const NamespaceConfig& config) const noexcept;
+  /// Read-only stores: takes in a newer commit of this namespace. A loaded namespace loads it
+  /// beside its current records and swaps them at once (each reader sees one generation); an
+  /// unloaded one only notes it (size() follows). On an error (a damaged file) the namespace
+  /// keeps what it had.
+  Status refresh(const NamespaceConfig& config);
+  /// Read-only stores: another process dropped the namespace. Every later call answers
+  /// kNotFound and the records are freed; nothing is removed from disk.
+  void drop_in_memory();
+
  private:
   // One validated record of a batch; `vector` points at dimension floats owned by the caller.
   struct Input {
@@ -151,16 +180,21 @@ class NamespaceState {
   Status not_found() const;
   /// Loads a committed namespace on first use; kCorruption etc. if its files are damaged.
   Status ensure_loaded() const;
-  Status load_locked();  // write_mutex_ held, not loaded
+  /// write_mutex_ held. Loads the commit `config` names (a read-only store follows newer ones
+  /// if its files were replaced meanwhile) and swaps it in; on an error nothing changes.
+  Status load_locked(NamespaceConfig config);
   /// Takes `lock` (shared) on a loaded namespace, loading it first; retries if the memory
   /// budget unloaded it in between. kNotFound if dropped.
   Status lock_loaded(std::shared_lock<RwLock>& lock) const;
   /// Takes the writer lock on a loaded namespace (loading it if the budget unloaded it).
+  /// kNotFound if dropped, kNotSupported once the store is closed: every writer calls this.
   Status lock_writer(std::unique_lock<std::mutex>& writer);
   void touch() const noexcept;
   Status load_from(const NamespaceConfig& config);
   Status writable() const;  // kNotSupported in a read-only store
-  Status save_locked();  // write_mutex_ held
+  Status closed() const;    // the kNotSupported of every write after VectorStore::close()
+  /// write_mutex_ held. `at_close`: called by close(), which has marked the store closed.
+  Status save_locked(bool at_close);
   Status check_input(std::string_view id, std::span<const float> vector, Metadata& metadata,
                      std::string_view id_field, std::string_view vector_field,
                      std::string_view metadata_field) const;
@@ -172,6 +206,8 @@ class NamespaceState {
   Status compact_locked();  // write_mutex_ held
   /// Frees every record (drop, unload): an empty index, ids and metadata. Both locks held.
   void free_records_locked();
+  /// Marks the namespace dropped and frees its records; write_mutex_ held.
+  void drop_records_locked();
   /// Rebuilds the index from the live records (graph or flat), dropping tombstones and
   /// renumbering slots; searches go on against the old index until the swap. write_mutex_ held.
   Status rebuild_locked(bool graph, std::string_view stage);
@@ -201,7 +237,11 @@ class NamespaceState {
   void matching_slots(const Filter& filter, std::vector<Slot>& out) const;
 
   const std::string name_;
-  NamespaceOptions options_;  // ef_search changes under both locks
+  // ef_search (set_ef_search, loads, unloads) and the quotas (loads in a read-only store) change
+  // under write_mutex_, the exclusive mutex_ and options_mutex_; options_copy() needs only the
+  // last.
+  NamespaceOptions options_;
+  mutable std::mutex options_mutex_;
   const std::shared_ptr<const StoreContext> context_;
 
   mutable RwLock mutex_;

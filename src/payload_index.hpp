@@ -1,6 +1,6 @@
 // PayloadIndex: inverted lists over the top-level scalar fields of the metadata, so that the
 // records matching a filter can be counted exactly and enumerated without reading every record
-// (ARCHITECTURE.md section 6, docs/filters.md "Payload index").
+// (docs/filters.md, "Payload index").
 #pragma once
 
 #include <cstddef>

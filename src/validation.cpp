@@ -8,6 +8,12 @@
 namespace hnswstore::detail {
 namespace {
 
+// ip: the squared norm of a vector is at most 2^126. Every partial sum of a dot product of two
+// such vectors, in any order and lane split (hnswlib's SIMD kernels, distance.hpp), is bounded by
+// sum |a_i * b_i| <= |a| * |b| <= 2^126, a quarter of FLT_MAX with room for the rounding of up
+// to 65,536 terms: it never overflows to an infinity, so +inf + -inf = NaN cannot happen.
+constexpr double kMaxInnerProductNorm2 = 0x1p126;
+
 std::string quoted_prefix(std::string_view s, std::size_t max_chars = 40) {
   std::string out = "'";
   for (std::size_t i = 0; i < s.size() && i < max_chars; ++i) {
@@ -159,9 +165,7 @@ Status check_namespace_options(const NamespaceOptions& o) {
   if (o.hnsw.m < 2 || o.hnsw.m > 2048) {
     return Status::InvalidArgument("hnsw.m: must be 2..2048, got " + std::to_string(o.hnsw.m));
   }
-  if (o.hnsw.ef_construction == 0) {
-    return Status::InvalidArgument("hnsw.ef_construction: must be at least 1");
-  }
+  if (Status s = check_ef(o.hnsw.ef_construction, "hnsw.ef_construction"); !s.ok()) return s;
   return check_ef(o.hnsw.ef_search, "hnsw.ef_search");
 }
 
@@ -210,6 +214,11 @@ Status check_vector(std::span<const float> v, const NamespaceOptions& o, std::st
   }
   double norm2 = 0.0;
   for (const double lane : lanes) norm2 += lane;
+  if (o.metric == Metric::kInnerProduct && !(norm2 <= kMaxInnerProductNorm2)) {
+    return Status::InvalidArgument(std::string(field) +
+                                   ": its norm exceeds 2^63 (about 9.2e18), beyond which inner "
+                                   "products can overflow the float range (the ip metric)");
+  }
   if (o.metric == Metric::kCosine) {
     if (!(norm2 > 0.0)) {
       return Status::InvalidArgument(std::string(field) +
@@ -242,11 +251,21 @@ Status normalize_metadata(Metadata& m, std::string_view field) {
 
 Status check_ef(std::size_t ef, std::string_view field) {
   if (ef == 0) return Status::InvalidArgument(std::string(field) + ": must be at least 1");
+  if (ef > kMaxEf) {
+    return Status::InvalidArgument(std::string(field) + ": at most 16777216 (kMaxEf), got " +
+                                   std::to_string(ef));
+  }
   return Status::Ok();
 }
 
 Status check_search_options(const SearchOptions& o) {
   if (o.k == 0) return Status::InvalidArgument("k: must be at least 1");
+  if (o.k > kMaxK) {
+    return Status::InvalidArgument("k: at most 16777216 (kMaxK), got " + std::to_string(o.k));
+  }
+  if (o.ef > kMaxEf) {  // 0 means the namespace's ef_search
+    return Status::InvalidArgument("ef: at most 16777216 (kMaxEf), got " + std::to_string(o.ef));
+  }
   if (!o.filter.status().ok()) return o.filter.status();
   if (o.max_distance && std::isnan(*o.max_distance)) {
     return Status::InvalidArgument("max_distance: NaN is not allowed");

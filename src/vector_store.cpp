@@ -7,6 +7,7 @@
 #include <set>
 #include <shared_mutex>
 
+#include "guarded.hpp"
 #include "hnswstore/version.hpp"
 #include "namespace_state.hpp"
 #include "persistence.hpp"
@@ -22,11 +23,16 @@ class StoreState {
  public:
   explicit StoreState(StoreOptions options, std::filesystem::path dir = {})
       : context(std::make_shared<StoreContext>(std::move(options), std::move(dir))) {}
+  // Destructors are noexcept: nothing thrown while closing (an allocation, a callback, a
+  // lock) may escape, or the process terminates.
   ~StoreState() {
-    if (context->persistent() && !context->closed.load()) {
-      if (Status s = close(); !s.ok()) {
-        context->log(LogLevel::kError, "closing the store: " + s.message());
+    try {
+      if (context->persistent() && !context->closed.load()) {
+        if (Status s = close(); !s.ok()) {
+          context->log(LogLevel::kError, "closing the store: " + s.message());
+        }
       }
+    } catch (...) {
     }
   }
   StoreState(const StoreState&) = delete;
@@ -52,6 +58,28 @@ class StoreState {
       return Status::NotSupported("store: in memory; VectorStore::open gives one that saves");
     }
     if (Status s = writable(); !s.ok()) return s;
+    return save_all(false);
+  }
+
+  Status close() {
+    std::lock_guard<std::mutex> once(close_mutex);  // concurrent closes: one saves, all wait
+    if (context->closed.load()) return Status::Ok();
+    // First the flag, then the saves: every write checks the flag under its namespace's writer
+    // lock, and each save below takes that lock, so a write that raced close() either landed
+    // before its namespace's save (and is saved) or fails; none is acknowledged and dropped.
+    context->closed.store(true, std::memory_order_release);
+    Status s;
+    if (context->persistent() && !context->options.read_only && context->options.save_on_close) {
+      s = save_all(true);
+    }
+    dir_lock.reset();
+    return s;
+  }
+
+  // Saves the namespaces; the first error is returned, the others logged. `at_close`: close()
+  // has marked the store closed; every namespace is visited (under its writer lock, so that a
+  // write in progress finishes first), not only those that look dirty now.
+  Status save_all(bool at_close) {
     std::vector<std::shared_ptr<NamespaceState>> all;
     {
       std::shared_lock<std::shared_mutex> lock(mutex);
@@ -59,8 +87,13 @@ class StoreState {
     }
     Status first;
     for (const auto& ns : all) {
-      if (!ns->dirty()) continue;
-      Status s = ns->save();
+      Status s;
+      if (at_close) {
+        s = ns->save_at_close();
+      } else {
+        if (!ns->dirty()) continue;
+        s = ns->save();
+      }
       if (s.ok() || s.code() == StatusCode::kNotFound) continue;  // dropped meanwhile
       if (first.ok()) {
         first = s;
@@ -71,24 +104,106 @@ class StoreState {
     return first;
   }
 
-  Status close() {
-    std::lock_guard<std::mutex> once(close_mutex);  // concurrent closes: one saves, all wait
-    if (context->closed.load()) return Status::Ok();
-    Status s;
-    if (context->persistent() && !context->options.read_only && context->options.save_on_close) {
-      s = save();
+  // VectorStore::refresh(): a read-only store takes in what the directory's writer committed.
+  // The directory is read and each changed namespace reloaded without the catalogue lock (a
+  // reload can take seconds); the catalogue's own changes are made under it at the end.
+  Status refresh() {
+    if (Status s = usable(); !s.ok()) return s;
+    if (!context->persistent()) {
+      return Status::NotSupported("store: in memory; there is nothing to refresh from");
     }
-    context->closed.store(true, std::memory_order_release);
-    dir_lock.reset();
-    return s;
+    if (!context->options.read_only) return Status::Ok();  // no other process commits here
+    std::lock_guard<std::mutex> one_at_a_time(refresh_mutex);
+    const StoreContext& ctx = *context;
+    auto files = ctx.env->list_dir(ctx.dir);
+    if (!files) return files.error();
+    std::map<std::string, NamespaceConfig, std::less<>> configs;
+    std::map<std::string, Status, std::less<>> unreadable;
+    for (const std::string& file : *files) {
+      const DirEntryInfo info = classify(file);
+      if (info.kind != DirEntryInfo::kConfig) continue;
+      NamespaceConfig config;
+      Status s = read_config(*ctx.env, ctx.dir, info.ns, &config);
+      if (s.ok()) {
+        configs.emplace(info.ns, std::move(config));
+      } else if (s.code() != StatusCode::kNotFound) {  // kNotFound: dropped since the listing
+        unreadable.emplace(info.ns, std::move(s));
+      }
+    }
+    std::map<std::string, std::shared_ptr<NamespaceState>, std::less<>> current;
+    {
+      std::shared_lock<std::shared_mutex> lock(mutex);
+      for (const auto& [name, ns] : namespaces) {
+        if (!ns->dropped()) current.emplace(name, ns);
+      }
+    }
+    Status first;
+    auto note = [&](const std::string& name, const Status& s) {
+      ctx.log(LogLevel::kError, "refresh: namespace '" + name + "': " + s.message());
+      if (first.ok()) first = s;
+    };
+    std::map<std::string, std::shared_ptr<NamespaceState>, std::less<>> fresh;  // new or re-made
+    std::vector<std::shared_ptr<NamespaceState>> gone;
+    for (auto& [name, config] : configs) {
+      auto it = current.find(name);
+      if (it != current.end() && it->second->same_namespace(config)) {
+        Status s = it->second->refresh(config);
+        if (s.code() == StatusCode::kNotFound) {
+          gone.push_back(it->second);  // dropped by the writer since the listing
+        } else if (!s.ok()) {
+          note(name, s);
+        }
+        continue;
+      }
+      // New, or dropped and created again: old handles stay with the dropped one.
+      if (it != current.end()) gone.push_back(it->second);
+      fresh.emplace(name, std::make_shared<NamespaceState>(std::move(config), context));
+    }
+    for (const auto& [name, ns] : current) {
+      if (configs.count(name) != 0) continue;
+      if (auto u = unreadable.find(name); u != unreadable.end()) {
+        note(name, u->second);  // damaged now: it keeps serving what it has
+      } else {
+        gone.push_back(ns);  // its config is gone: the writer dropped it
+      }
+    }
+    {
+      std::unique_lock<std::shared_mutex> lock(mutex);
+      for (auto& [name, ns] : fresh) {
+        if (context->budget) context->budget->add(ns);
+        namespaces.insert_or_assign(name, std::move(ns));
+      }
+      for (const auto& ns : gone) {
+        auto it = namespaces.find(ns->name());
+        if (it != namespaces.end() && it->second == ns) namespaces.erase(it);
+      }
+      broken.clear();
+      for (auto& [name, s] : unreadable) {
+        if (namespaces.count(name) == 0) broken.emplace(name, std::move(s));
+      }
+    }
+    for (const auto& ns : gone) {
+      if (context->budget) context->budget->remove(ns.get());
+      ns->drop_in_memory();
+    }
+    return first;
   }
 
-  // Creates and registers a namespace; `mutex` is held exclusively.
+  // Creates and registers a namespace (replacing a dropped one that drop_namespace has not
+  // taken out yet); `mutex` is held exclusively.
   std::shared_ptr<NamespaceState> add(std::string_view name, const NamespaceOptions& options) {
     auto ns = std::make_shared<NamespaceState>(std::string(name), options, context);
-    namespaces.emplace(std::string(name), ns);
+    namespaces.insert_or_assign(std::string(name), ns);
     if (context->budget) context->budget->add(ns);
     return ns;
+  }
+
+  // The catalogue entry of a namespace that exists: a dropped one whose drop_namespace call has
+  // not erased it yet does not. `mutex` held.
+  std::shared_ptr<NamespaceState> find(std::string_view name) const {
+    auto it = namespaces.find(name);
+    if (it == namespaces.end() || it->second->dropped()) return nullptr;
+    return it->second;
   }
 
   const std::shared_ptr<const StoreContext> context;
@@ -99,6 +214,7 @@ class StoreState {
   std::map<std::string, Status, std::less<>> broken;
   std::unique_ptr<FileLock> dir_lock;  // writers only
   std::mutex close_mutex;
+  std::mutex refresh_mutex;  // one refresh() at a time
 };
 
 }  // namespace detail
@@ -184,6 +300,24 @@ void remove_leftovers(detail::StoreState& store, const std::vector<std::string>&
   }
 }
 
+// Creates the store's directory and any missing parents, and makes their entries durable: a
+// new directory is an entry of its parent, lost in a power failure until the parent is synced,
+// and with it every commit inside it.
+Status create_store_dir(Env& env, const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> missing;  // deepest first
+  for (std::filesystem::path p = dir.lexically_normal(); !p.empty() && !env.file_exists(p);
+       p = p.parent_path()) {
+    if (p.has_filename()) missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  if (Status s = env.create_dir(dir); !s.ok()) return s;
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    const std::filesystem::path parent = it->has_parent_path() ? it->parent_path() : ".";
+    if (Status s = env.sync_dir(parent); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOptions options) {
@@ -198,7 +332,7 @@ Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOpt
             "dir: no store at '" + dir.string() + "'" +
             (read_only ? " (read_only never creates one)" : " and create_if_missing is off"));
       }
-      if (Status s = env->create_dir(dir); !s.ok()) return s;
+      if (Status s = create_store_dir(*env, dir); !s.ok()) return s;
     }
     auto state = std::make_shared<detail::StoreState>(std::move(options), dir);
     const auto& ctx = *state->context;
@@ -235,17 +369,28 @@ Result<VectorStore> VectorStore::open(const std::filesystem::path& dir, StoreOpt
     return Status::ResourceExhausted("out of memory opening '" + dir.string() + "'");
   } catch (const std::exception& e) {
     return Status::Internal(e.what());
+  } catch (...) {
+    return Status::Internal("an exception that is not a std::exception");
   }
 }
 
 Status VectorStore::save() {
-  if (!state_) return moved_from();
-  return state_->save();
+  return detail::guarded([&]() -> Status {
+    if (!state_) return moved_from();
+    return state_->save();
+  });
 }
 
 Status VectorStore::close() {
+  return detail::guarded([&]() -> Status {
+    if (!state_) return moved_from();
+    return state_->close();
+  });
+}
+
+Status VectorStore::refresh() {
   if (!state_) return moved_from();
-  return state_->close();
+  return detail::guarded([&] { return state_->refresh(); });
 }
 
 const StoreOptions& VectorStore::options() const {
@@ -255,51 +400,58 @@ const StoreOptions& VectorStore::options() const {
 
 Result<Namespace> VectorStore::create_namespace(std::string_view name,
                                                 const NamespaceOptions& options) {
-  if (!state_) return moved_from();
-  if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
-  if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
-  if (Status s = state_->writable(); !s.ok()) return s;
-  std::unique_lock<std::shared_mutex> lock(state_->mutex);
-  if (state_->namespaces.count(name) != 0 || state_->broken.count(name) != 0) {
-    return Status::AlreadyExists("name: namespace '" + std::string(name) + "' already exists");
-  }
-  return Namespace(state_->add(name, options));
+  return detail::guarded([&]() -> Result<Namespace> {
+    if (!state_) return moved_from();
+    if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
+    if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
+    std::unique_lock<std::shared_mutex> lock(state_->mutex);
+    // Under the catalogue lock: close() marks the store closed before it lists the namespaces
+    // to save, so a namespace created here is either saved by it or never created.
+    if (Status s = state_->writable(); !s.ok()) return s;
+    if (state_->find(name) || state_->broken.count(name) != 0) {
+      return Status::AlreadyExists("name: namespace '" + std::string(name) + "' already exists");
+    }
+    return Namespace(state_->add(name, options));
+  });
 }
 
 Result<Namespace> VectorStore::open_namespace(std::string_view name) {
-  if (!state_) return moved_from();
-  if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
-  if (Status s = state_->usable(); !s.ok()) return s;
-  std::shared_lock<std::shared_mutex> lock(state_->mutex);
-  auto it = state_->namespaces.find(name);
-  if (it == state_->namespaces.end()) {
-    if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
-    return Status::NotFound("name: no namespace '" + std::string(name) + "'");
-  }
-  return Namespace(it->second);
+  return detail::guarded([&]() -> Result<Namespace> {
+    if (!state_) return moved_from();
+    if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
+    if (Status s = state_->usable(); !s.ok()) return s;
+    std::shared_lock<std::shared_mutex> lock(state_->mutex);
+    auto ns = state_->find(name);
+    if (!ns) {
+      if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
+      return Status::NotFound("name: no namespace '" + std::string(name) + "'");
+    }
+    return Namespace(std::move(ns));
+  });
 }
 
 Result<Namespace> VectorStore::get_or_create_namespace(std::string_view name,
                                                        const NamespaceOptions& options) {
-  if (!state_) return moved_from();
-  if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
-  if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
-  if (Status s = state_->usable(); !s.ok()) return s;
-  std::unique_lock<std::shared_mutex> lock(state_->mutex);
-  auto it = state_->namespaces.find(name);
-  if (it != state_->namespaces.end()) {
-    if (Status s = compare_options(it->second->options(), options, name); !s.ok()) return s;
-    return Namespace(it->second);
-  }
-  if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
-  if (Status s = state_->writable(); !s.ok()) return s;
-  return Namespace(state_->add(name, options));
+  return detail::guarded([&]() -> Result<Namespace> {
+    if (!state_) return moved_from();
+    if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
+    if (Status s = detail::check_namespace_options(options); !s.ok()) return s;
+    std::unique_lock<std::shared_mutex> lock(state_->mutex);
+    if (Status s = state_->usable(); !s.ok()) return s;  // under the lock, as in create_namespace
+    if (auto ns = state_->find(name)) {
+      if (Status s = compare_options(ns->options(), options, name); !s.ok()) return s;
+      return Namespace(std::move(ns));
+    }
+    if (auto b = state_->broken.find(name); b != state_->broken.end()) return b->second;
+    if (Status s = state_->writable(); !s.ok()) return s;
+    return Namespace(state_->add(name, options));
+  });
 }
 
 bool VectorStore::has_namespace(std::string_view name) const {
   if (!state_ || !detail::check_namespace_name(name).ok()) return false;
   std::shared_lock<std::shared_mutex> lock(state_->mutex);
-  return state_->namespaces.count(name) != 0 || state_->broken.count(name) != 0;
+  return state_->find(name) || state_->broken.count(name) != 0;
 }
 
 std::vector<std::string> VectorStore::list_namespaces() const {
@@ -307,46 +459,63 @@ std::vector<std::string> VectorStore::list_namespaces() const {
   if (!state_) return names;
   std::shared_lock<std::shared_mutex> lock(state_->mutex);
   names.reserve(state_->namespaces.size());
-  for (const auto& [name, ns] : state_->namespaces) names.push_back(name);
+  for (const auto& [name, ns] : state_->namespaces) {
+    if (!ns->dropped()) names.push_back(name);
+  }
   for (const auto& [name, status] : state_->broken) names.push_back(name);
   std::sort(names.begin(), names.end());
   return names;
 }
 
 Status VectorStore::drop_namespace(std::string_view name) {
-  if (!state_) return moved_from();
-  if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
-  if (Status s = state_->writable(); !s.ok()) return s;
-  std::unique_lock<std::shared_mutex> lock(state_->mutex);
-  auto it = state_->namespaces.find(name);
-  if (it == state_->namespaces.end()) {
-    auto b = state_->broken.find(name);
-    if (b == state_->broken.end()) {
-      return Status::NotFound("name: no namespace '" + std::string(name) + "'");
-    }
-    // An unreadable namespace: its config goes first, then whatever data files it had.
-    const auto& ctx = *state_->context;
-    if (Status s = detail::remove_namespace_files(*ctx.env, ctx.dir, name, nullptr); !s.ok()) {
-      return s;
-    }
-    if (auto files = ctx.env->list_dir(ctx.dir)) {
-      for (const std::string& file : *files) {
-        const detail::DirEntryInfo info = detail::classify(file);
-        if ((info.kind == detail::DirEntryInfo::kVectors ||
-             info.kind == detail::DirEntryInfo::kGraph) &&
-            info.ns == name) {
-          (void)ctx.env->remove_file(ctx.dir / file);
+  return detail::guarded([&]() -> Status {
+    if (!state_) return moved_from();
+    if (Status s = detail::check_namespace_name(name); !s.ok()) return s;
+    if (Status s = state_->writable(); !s.ok()) return s;
+    std::unique_lock<std::shared_mutex> lock(state_->mutex);
+    std::shared_ptr<detail::NamespaceState> ns = state_->find(name);
+    if (!ns) {
+      auto b = state_->broken.find(name);
+      if (b == state_->broken.end()) {
+        return Status::NotFound("name: no namespace '" + std::string(name) + "'");
+      }
+      // An unreadable namespace: its config goes first, then whatever data files it had.
+      const auto& ctx = *state_->context;
+      if (Status s = detail::remove_namespace_files(*ctx.env, ctx.dir, name, nullptr); !s.ok()) {
+        return s;
+      }
+      if (auto files = ctx.env->list_dir(ctx.dir)) {
+        for (const std::string& file : *files) {
+          const detail::DirEntryInfo info = detail::classify(file);
+          if ((info.kind == detail::DirEntryInfo::kVectors ||
+               info.kind == detail::DirEntryInfo::kGraph) &&
+              info.ns == name) {
+            (void)ctx.env->remove_file(ctx.dir / file);
+          }
         }
       }
+      state_->broken.erase(b);
+      return Status::Ok();
     }
-    state_->broken.erase(b);
+    // NamespaceState::drop() waits for the namespace's writer (a bulk load, a save's fsync, a
+    // callback) and removes its files: outside the catalogue lock, so that the other namespaces
+    // stay usable meanwhile, and so that a callback of that writer may call the store. The entry
+    // stays in the catalogue until the drop has happened (a failed drop leaves it as it was, and
+    // its name cannot be created again while its files are being removed); from then on lookups
+    // skip it, and it is erased below unless a new namespace of that name has replaced it.
+    lock.unlock();
+    if (Status s = ns->drop(); !s.ok()) {
+      if (s.code() == StatusCode::kNotFound) {  // another drop_namespace call was first
+        return Status::NotFound("name: no namespace '" + std::string(name) + "'");
+      }
+      return s;
+    }
+    if (state_->context->budget) state_->context->budget->remove(ns.get());
+    lock.lock();
+    auto it = state_->namespaces.find(name);
+    if (it != state_->namespaces.end() && it->second == ns) state_->namespaces.erase(it);
     return Status::Ok();
-  }
-  // Files first (under the namespace's writer lock, so no save interleaves), then memory.
-  if (Status s = it->second->drop(); !s.ok()) return s;
-  if (state_->context->budget) state_->context->budget->remove(it->second.get());
-  state_->namespaces.erase(it);
-  return Status::Ok();
+  });
 }
 
 }  // namespace hnswstore

@@ -124,7 +124,7 @@ void keep_rows(Matrix& m, std::size_t rows) {
   m.data.resize(rows * m.cols);
 }
 
-// The data sets of issue 4: Fashion-MNIST as ann-benchmarks uses it, embedding-like vectors as
+// The benchmark data sets: Fashion-MNIST as ann-benchmarks uses it, embedding-like vectors as
 // tests/support/datasets.hpp defines them (base seed 1, query seed 2), and uniform random.
 std::optional<Dataset> load_dataset(const std::string& name, const Config& cfg) {
   Dataset d;
@@ -427,7 +427,7 @@ json run_engine(const std::string& name, const Dataset& d, const Truth& truth, c
   return r;
 }
 
-// The migration guide's table (../shared/seeds): HNSW against flat search latency at 100, 1K,
+// The design's expectations by size (docs/performance.md): HNSW against flat search latency at 100, 1K,
 // 10K and 100K entries of 384 dimensions (embedding-like, cosine, default parameters, ef 50).
 json run_scaling(const Config& cfg, const json& datasets) {
   json out = json::array();
@@ -618,7 +618,7 @@ void write_markdown(const json& report, const fs::path& file) {
   }
 }
 
-// The targets of issue 4 that one run can check, as ratios measured side by side.
+// The performance targets (docs/performance.md) that one run can check, as ratios measured side by side.
 json check_targets(const json& datasets) {
   json out = json::array();
   auto add = [&](const std::string& d, const std::string& check, const std::string& measured,

@@ -81,7 +81,7 @@ void progress(const std::string& what);
 std::vector<std::string> split(const std::string& s);
 std::string fmt(double v, int digits = 1);
 
-// The data sets of issue 4 by name; std::nullopt when Fashion-MNIST is not installed.
+// The benchmark data sets by name; std::nullopt when Fashion-MNIST is not installed.
 std::optional<Dataset> load_dataset(const std::string& name, const Config& cfg);
 void keep_rows(Matrix& m, std::size_t rows);
 

@@ -1,4 +1,4 @@
-// The --filtered mode of the comparison driver (issue 5): metadata-filtered k-NN search.
+// The --filtered mode of the comparison driver: metadata-filtered k-NN search.
 //
 // Data: the driver's data sets (by default fashion-mnist and embedding-128), every row with the
 // metadata {"label": class, "r": an integer 0..9999}. "label" is Fashion-MNIST's own class of the
@@ -36,8 +36,8 @@
 // - Filter::matches agrees with the byte per row on every row's metadata;
 // - the in-graph baseline with every row allowed returns what hnswlib's searchKnn returns.
 //
-// Output: DIR/filtered.json (every figure), DIR/filtered.md (the tables and the targets of
-// issue 5), the same tables on stdout.
+// Output: DIR/filtered.json (every figure), DIR/filtered.md (the tables and the
+// filtered-search targets of docs/performance.md), the same tables on stdout.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -547,7 +547,7 @@ std::string percent(double fraction) {
   return fmt(p, p >= 10 ? 0 : p >= 1 ? 1 : p >= 0.1 ? 2 : 3) + " %";
 }
 
-// The targets of issue 5, from the measured figures.
+// The filtered-search targets (docs/performance.md), from the measured figures.
 json check_targets(const json& datasets) {
   json out = json::array();
   auto add = [&](const std::string& d, const std::string& check, const std::string& measured,

@@ -14,6 +14,7 @@ namespace hnswstore {
 
 namespace detail {
 struct FilterNode;
+struct FilterAccess;  // the library's access to the parsed tree (src/filter_access.hpp)
 }
 
 /// A predicate on a record's metadata, used by SearchOptions::filter, Namespace::remove(Filter)
@@ -105,12 +106,8 @@ class HNSWSTORE_API Filter {
   /// True for Filter() and for filters that parse to it ({}).
   bool matches_all() const noexcept;
 
-  /// Internal (the library's planner): the parsed tree, null for Filter().
-  const detail::FilterNode* node() const noexcept { return root_.get(); }
-  const std::shared_ptr<const detail::FilterNode>& shared_node() const noexcept { return root_; }
-  static Filter wrap(std::shared_ptr<const detail::FilterNode> root);
-
  private:
+  friend struct detail::FilterAccess;
   explicit Filter(std::shared_ptr<const detail::FilterNode> root);
   std::shared_ptr<const detail::FilterNode> root_;  // null: matches everything
 };

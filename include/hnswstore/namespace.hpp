@@ -34,10 +34,15 @@ class NamespaceState;
 ///   default-constructed;
 /// - kInvalidArgument for input that breaks the rules below; the namespace is then unchanged;
 /// - kResourceExhausted when a quota (max_elements, memory_limit_bytes) or the allocator says
-///   no; the namespace is then unchanged.
+///   no; the namespace is then unchanged;
+/// - kNotSupported for every write (upsert, update_metadata, remove, set_ef_search, compact,
+///   save) once its store is closed (VectorStore::close() or the destructor of a persistent
+///   store), and for changes to a store opened read_only.
 ///
 /// Input rules: ids are 1..1024 bytes; vectors have exactly options().dimension finite floats
-/// (no NaN or infinity; for cosine, not all zero); metadata is a JSON object or null (= {}).
+/// (no NaN or infinity; for cosine, not all zero and a norm within the float range; for ip, a
+/// norm of at most 2^63, so that no dot product overflows); metadata is a JSON object or null
+/// (= {}).
 /// Messages name the offending field, e.g. `records[3].vector[17]: NaN is not allowed`.
 class HNSWSTORE_API Namespace {
  public:
@@ -46,10 +51,9 @@ class HNSWSTORE_API Namespace {
 
   /// The namespace's name. Complexity O(1).
   const std::string& name() const;
-  /// The options it was created with (ef_search as last set). Complexity O(1). The reference
-  /// lives as long as the namespace; reading ef_search through it while another thread calls
-  /// set_ef_search is a data race, so copy the options where that can happen.
-  const NamespaceOptions& options() const;
+  /// A copy of the options it was created with (ef_search as last set), taken under a lock of
+  /// its own: safe while other threads call set_ef_search. Complexity O(1).
+  NamespaceOptions options() const;
   /// Live records (0 if dropped). Complexity O(1).
   std::size_t size() const;
 
@@ -94,8 +98,8 @@ class HNSWSTORE_API Namespace {
   /// the graph walk finds fewer than min(k, m) records. With a filter the search is adaptive
   /// (docs/filters.md): few matches are scored exactly, many by a filtered graph walk.
   /// Flat: exact.
-  /// Errors: kInvalidArgument for a wrong dimension, NaN/infinity, k == 0, a NaN max_distance,
-  /// an invalid filter.
+  /// Errors: kInvalidArgument for a wrong dimension, NaN/infinity, k outside 1..kMaxK, ef
+  /// above kMaxEf, a NaN max_distance, an invalid filter.
   /// Complexity: HNSW about O(max(ef, k * size() / m) * log n) distance computations, or O(m)
   /// when m is small; flat O(n * dimension).
   Result<std::vector<Hit>> search(std::span<const float> query,
@@ -104,7 +108,7 @@ class HNSWSTORE_API Namespace {
   /// result i answers query i. Errors as search(), naming the query (`queries[2][5]: NaN...`).
   Result<std::vector<std::vector<Hit>>> search_batch(std::span<const float> queries,
                                                      const SearchOptions& options = {}) const;
-  /// Sets the namespace's default ef (>= 1). Complexity O(1).
+  /// Sets the namespace's default ef (1..kMaxEf, records.hpp). Complexity O(1).
   Status set_ef_search(std::size_t ef);
   /// Rebuilds the index from the live records only, dropping every tombstone and giving their
   /// memory back. Searches keep running on the old index until the new one is swapped in;

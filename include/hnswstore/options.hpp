@@ -17,10 +17,12 @@ class Env;
 /// Distance between two vectors; smaller is always closer.
 /// - kL2: squared Euclidean distance, sum (a_i - b_i)^2 (as hnswlib's L2Space).
 /// - kInnerProduct: 1 - dot(a, b) (as hnswlib's InnerProductSpace); meaningful for vectors the
-///   caller has scaled, for example maximum-inner-product recommendation.
+///   caller has scaled, for example maximum-inner-product recommendation. Vectors whose norm
+///   exceeds 2^63 are refused: a dot product of two of them could overflow to infinity (NaN).
 /// - kCosine: 1 - cos(a, b). The index stores the unit vector and the store keeps each norm, so
 ///   get() returns the vector as given. A zero vector has no direction and is refused.
 /// - kL1: sum |a_i - b_i| (Manhattan).
+/// kL2 and kL1 report a distance beyond the float range as +infinity (never NaN).
 /// JSON and config files spell them "l2", "ip", "cosine", "l1".
 enum class Metric { kL2, kInnerProduct, kCosine, kL1 };
 
@@ -40,8 +42,10 @@ HNSWSTORE_API std::optional<IndexKind> index_kind_from_string(std::string_view n
 /// HNSW graph parameters (docs/tuning.md explains the trade-offs).
 /// - m: links per node on the upper layers (2 * m on the bottom layer); 2..2048.
 ///   More links: higher recall, more memory (4 bytes per link), slower build.
-/// - ef_construction: candidate list size while inserting; >= 1 (hnswlib raises it to m).
-/// - ef_search: candidate list size while searching, the default for SearchOptions::ef; >= 1.
+/// - ef_construction: candidate list size while inserting; 1..kMaxEf (records.hpp: 2^24;
+///   hnswlib raises it to m).
+/// - ef_search: candidate list size while searching, the default for SearchOptions::ef;
+///   1..kMaxEf.
 ///   A search always uses at least k.
 /// - seed: seeds the random level generator (runs with one thread are reproducible).
 /// - graph_threshold: a namespace is served by an exact scan, with no graph, until an upsert
@@ -83,13 +87,14 @@ struct NamespaceOptions {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 /// Receives the store's log lines. Called from whichever thread did the work; must be
-/// thread-safe. The default writes warnings and errors to stderr.
+/// thread-safe. The default writes warnings and errors to stderr. Whatever it throws is caught
+/// and ignored (it may run inside destructors and in the middle of a write).
 using Logger = std::function<void(LogLevel, std::string_view)>;
 /// Progress of long work (bulk upserts, loads, graph rebuilds, compaction): `stage` names the
 /// work ("upsert", "compact", ...), `done` of `total` items are finished. Called from the thread
 /// that started the work, at most once per chunk, with done == total last. The callback may
-/// read (search, get) but must not write to the namespace that reports, whose writer lock the
-/// reporting thread holds.
+/// read (search, get) but must not write to, save or drop the namespace that reports, whose
+/// writer lock the reporting thread holds, nor save or close the store (which saves it). Whatever it throws is caught and ignored: it cannot stop the work.
 using Progress =
     std::function<void(std::string_view stage, std::size_t done, std::size_t total)>;
 
@@ -97,7 +102,7 @@ using Progress =
 struct StoreOptions {
   bool create_if_missing = true;          ///< persistence (VectorStore::open), see docs/format.md
   bool read_only = false;                 ///< persistence
-  bool save_graph = true;                 ///< persistence: also write <ns>.graph.bin
+  bool save_graph = true;                 ///< persistence: also write <ns>.<gen>.graph.bin
   int zstd_level = 3;                     ///< persistence: 0 = sections uncompressed
   std::size_t threads = 0;                ///< worker threads for batches; 0 = hardware concurrency
   std::size_t memory_budget_bytes = 0;    ///< >0: unload least-recently-used clean namespaces

@@ -16,10 +16,16 @@ namespace hnswstore {
 /// Metadata of a record: a JSON object. null is accepted on input and stored as {}.
 using Metadata = nlohmann::json;
 
-/// Limits that hold for every namespace (ARCHITECTURE.md, "Rules that hold everywhere").
+/// Limits that hold for every namespace (docs/index.md, "Input rules").
 inline constexpr std::size_t kMaxIdBytes = 1024;
 inline constexpr std::size_t kMaxDimension = 65536;
 inline constexpr std::size_t kMaxNamespaceNameBytes = 128;
+/// The largest SearchOptions::k, and the largest ef anywhere (SearchOptions::ef,
+/// HnswParams::ef_search, HnswParams::ef_construction): 2^24 = 16,777,216. Larger values are
+/// kInvalidArgument naming the field. A search keeps up to max(k, ef) candidates in memory, and
+/// its planner computes with ef in double precision, which must convert back to an integer.
+inline constexpr std::size_t kMaxK = std::size_t{1} << 24;
+inline constexpr std::size_t kMaxEf = std::size_t{1} << 24;
 /// Metadata objects nest at most this deep ({"a": {"b": 1}} has depth 2); strings and keys are
 /// valid UTF-8 (they are saved as JSON text).
 inline constexpr std::size_t kMaxMetadataDepth = 64;
@@ -46,11 +52,12 @@ struct Hit {
 };
 
 /// Per-search options.
-/// - k: how many hits, >= 1. A search returns min(k, live records that pass the filter) hits,
-///   closest first.
+/// - k: how many hits, 1..kMaxK. A search returns min(k, live records that pass the filter)
+///   hits, closest first.
 /// - filter: only records whose metadata matches (docs/filters.md); Filter() = all. An invalid
 ///   filter (Filter::status()) makes the search kInvalidArgument.
-/// - ef: HNSW candidate list size; 0 = the namespace's ef_search; the search uses max(ef, k).
+/// - ef: HNSW candidate list size, 0..kMaxEf; 0 = the namespace's ef_search; the search uses
+///   max(ef, k).
 ///   Ignored by flat namespaces (always exact).
 /// - exact_threshold: filtered HNSW searches score the matching records exactly (exact
 ///   results) when the payload index counts at most this many, and walk the graph otherwise.

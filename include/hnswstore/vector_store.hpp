@@ -67,16 +67,44 @@ class HNSWSTORE_API VectorStore {
   /// Every namespace name, sorted.
   std::vector<std::string> list_namespaces() const;
   /// Deletes the namespace and its records. Every handle to it then answers kNotFound.
-  /// Errors: kNotFound if there is none; kInvalidArgument for a bad name.
+  /// Waits for a write in progress on that namespace (its writer lock) without blocking calls
+  /// on the store or on other namespaces meanwhile; until the drop happens the namespace is
+  /// still there (listed, openable, its name taken), and a failed drop leaves it so.
+  /// Errors: kNotFound if there is none; kInvalidArgument for a bad name; kIOError from
+  /// removing its config (nothing is dropped then).
   Status drop_namespace(std::string_view name);
 
   /// Saves every namespace changed since its last save (Namespace::save). Returns the first
   /// error; the other namespaces are still saved. kNotSupported in memory or read_only.
   Status save();
-  /// Saves dirty namespaces if save_on_close (errors returned), releases the directory lock and
-  /// closes the store: later calls on it answer kInvalidArgument, Namespace::save kNotSupported.
-  /// The destructor closes a store not yet closed, logging errors. Idempotent.
+  /// Closes the store: from the moment close() starts, every write through any Namespace handle
+  /// of this store (upsert, update_metadata, remove, set_ef_search, compact, save) fails with
+  /// kNotSupported (`namespace '...': its store was closed`); then, if save_on_close, every
+  /// namespace with unsaved changes is saved (errors returned), and the directory lock is
+  /// released. A write racing close() either lands before its namespace's save and is saved, or
+  /// fails: none is acknowledged and then dropped. Later calls on the store answer
+  /// kInvalidArgument (`store: closed`); handles still answer reads. The destructor closes a
+  /// persistent store not yet closed, logging errors. Idempotent; in-memory stores close too.
   Status close();
+
+  /// Read-only stores: takes in what the directory's writer committed since the store was
+  /// opened or last refreshed. The directory is listed and every config read again:
+  /// - a namespace with a newer commit is, if loaded, loaded again beside its current records
+  ///   and swapped in at once: each search, get or scan sees the previous generation or the new
+  ///   one, never a mix, and its handles keep working. An unloaded one loads the new commit on
+  ///   first use. ef_search and the quotas follow the commit (a set_ef_search is undone).
+  /// - a namespace created since can be listed and opened;
+  /// - a namespace dropped since: its handles answer kNotFound. One dropped and created again is
+  ///   a new namespace: old handles answer kNotFound, open_namespace gives the new one.
+  /// Without refresh(), a read-only store keeps serving the generations it has loaded (one not
+  /// loaded yet loads the newest commit when first used) and the catalogue it opened.
+  /// Errors: the first one met, after refreshing everything else: a damaged new commit or
+  /// config (kCorruption; that namespace keeps what it had); kIOError if the directory cannot be
+  /// listed; kInvalidArgument once closed; kNotSupported in memory. A writer's refresh() does
+  /// nothing and returns ok: no other process commits to its directory.
+  /// Complexity: the listing and the configs, plus one load of each changed, loaded namespace.
+  /// Concurrent refresh() calls run one at a time; every other call may run beside them.
+  Status refresh();
 
   /// The options the store was opened with.
   const StoreOptions& options() const;

@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -484,6 +485,173 @@ TEST(Processes, ReadOnlyProcessesSeeExactlyOneCommittedGeneration) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "[ process  ] " << seconds << " s\n";
+  ::alarm(0);
+}
+
+// ── a read-only process that refreshes while a writer process commits ──────────────────────
+
+// The reader's view of generation g through one handle: every check of check_one_generation,
+// on `ns` (which the caller keeps across refreshes). Returns g, or 0 with `error` set.
+int check_handle_generation(const Namespace& ns, std::string* error) {
+  auto all = ns.scan();
+  if (!all.has_value()) {
+    *error = "scan: " + all.error().to_string();
+    return 0;
+  }
+  const std::size_t n = all->size();
+  if (n == 0 || n % kPerGeneration != 0 || n / kPerGeneration > kGenerations) {
+    *error = "scan returned " + std::to_string(n) + " records: no generation has that many";
+    return 0;
+  }
+  const int g = static_cast<int>(n / kPerGeneration);
+  for (const Record& r : *all) {
+    const std::size_t i = std::stoul(r.id.substr(1));
+    if (i >= n || r.metadata != Metadata{{"g", g}} || r.vector != vector_of(i, g)) {
+      *error = r.id + " is not the record of generation " + std::to_string(g) + ": " +
+               r.metadata.dump();
+      return 0;
+    }
+  }
+  return g;
+}
+
+// One search's hits, all from one generation: returns it (0 with `error` set if not).
+int search_generation(const Namespace& ns, std::size_t q, int hint, std::string* error) {
+  auto hits = ns.search(vector_of(q, hint), {.k = 10});
+  if (!hits.has_value() || hits->size() != 10) {
+    *error = "search: " + (hits ? std::to_string(hits->size()) + " hits" : hits.error().to_string());
+    return 0;
+  }
+  const Metadata first = (*hits)[0].metadata;
+  for (const Hit& h : *hits) {
+    if (h.metadata != first || !first.contains("g") || !first["g"].is_number_integer()) {
+      *error = "one search mixes " + first.dump() + " and " + h.metadata.dump();
+      return 0;
+    }
+  }
+  return first["g"].get<int>();
+}
+
+// A writer process commits generation after generation. The reader (this process) holds one
+// handle throughout: in lock step it sees each new generation after refresh() and only then;
+// afterwards, while the writer commits freely, threads search through the handle as another
+// refreshes, and every search sees one generation, never an older one than before, and every
+// refresh leaves the handle at exactly one committed generation; the last refresh sees the
+// last commit.
+TEST(Processes, ARefreshingReaderFollowsAWriterProcess) {
+  ::signal(SIGPIPE, SIG_IGN);
+  ::alarm(120);
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "store";
+  const fs::path report = tmp.path() / "writer.txt";
+  constexpr int kLockStep = 6;
+  Pipe committed, proceed;
+  // Forked before this process starts a thread.
+  const pid_t writer = fork_child([&] {
+    auto store = VectorStore::open(dir, quiet_options());
+    if (!store) child_exit(report, kChildFailed, "open: " + store.error().to_string());
+    const NamespaceOptions o{.dimension = kDim,
+                             .metric = Metric::kL2,
+                             .index = IndexKind::kHnsw,
+                             .hnsw = {.m = 8, .ef_construction = 40, .ef_search = 64, .seed = 3,
+                                      .graph_threshold = 1}};
+    auto ns = store->create_namespace("docs", o);
+    if (!ns) child_exit(report, kChildFailed, "create: " + ns.error().to_string());
+    for (int g = 1; g <= kGenerations; ++g) {
+      for (std::size_t u = 0; u < 20; ++u) (void)ns->remove("u" + std::to_string(u));
+      std::vector<Record> batch;
+      for (std::size_t i = 0; i < static_cast<std::size_t>(g) * kPerGeneration; ++i) {
+        batch.push_back({doc_id(i), vector_of(i, g), {{"g", g}}});
+      }
+      if (Status s = ns->upsert(batch); !s.ok()) child_exit(report, kChildFailed, s.to_string());
+      if (Status s = ns->save(); !s.ok()) child_exit(report, kChildFailed, s.to_string());
+      // Uncommitted changes, which the reader must never see.
+      for (std::size_t u = 0; u < 20; ++u) {
+        if (!ns->upsert("u" + std::to_string(u), vector_of(u, -1), {{"g", -1}}).ok()) {
+          child_exit(report, kChildFailed, "uncommitted upsert");
+        }
+      }
+      (void)!::write(committed.write_end(), "c", 1);
+      if (g <= kLockStep) {
+        char c = 0;
+        if (!read_byte(proceed.read_end(), &c)) child_exit(report, kChildFailed, "pipe");
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    child_exit(report, kChildOk);
+  });
+  ASSERT_GT(writer, 0);
+  committed.close_write();
+  proceed.close_read();
+
+  char c = 0;
+  ASSERT_TRUE(read_byte(committed.read_end(), &c)) << read_report(report);  // generation 1
+  auto store = VectorStore::open(dir, quiet_options(true)).value();
+  auto ns = store.open_namespace("docs").value();
+  std::string error;
+  ASSERT_EQ(check_handle_generation(ns, &error), 1) << error;
+  for (int g = 2; g <= kLockStep; ++g) {
+    write_byte(proceed.write_end(), 'p');
+    ASSERT_TRUE(read_byte(committed.read_end(), &c)) << read_report(report);
+    // Committed, not yet refreshed: the handle still answers for generation g - 1.
+    ASSERT_EQ(check_handle_generation(ns, &error), g - 1) << error;
+    const Status s = store.refresh();
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    ASSERT_EQ(check_handle_generation(ns, &error), g) << error;
+  }
+  write_byte(proceed.write_end(), 'p');
+
+  // The writer commits freely now.
+  std::atomic<bool> writer_done{false};
+  std::atomic<int> refreshes{0};
+  std::vector<std::string> errors(3);
+  std::vector<int> last_seen(3, kLockStep);
+  std::vector<std::thread> searchers;
+  for (int t = 0; t < 2; ++t) {
+    searchers.emplace_back([&, t] {
+      for (std::size_t q = 0; !writer_done.load() && errors[t].empty(); ++q) {
+        const int g = search_generation(ns, q % 200, last_seen[t], &errors[t]);
+        if (g == 0) return;
+        if (g < last_seen[t]) {
+          errors[t] = "generation " + std::to_string(g) + " after " + std::to_string(last_seen[t]);
+          return;
+        }
+        last_seen[t] = g;
+      }
+    });
+  }
+  std::thread refresher([&] {
+    while (!writer_done.load() && errors[2].empty()) {
+      if (Status s = store.refresh(); !s.ok()) {
+        errors[2] = "refresh: " + s.to_string();
+        return;
+      }
+      ++refreshes;
+      const int g = check_handle_generation(ns, &errors[2]);
+      if (g == 0) return;
+      if (g < last_seen[2]) {
+        errors[2] = "refresh went back to " + std::to_string(g);
+        return;
+      }
+      last_seen[2] = g;
+    }
+  });
+  for (int g = kLockStep + 1; g <= kGenerations; ++g) {
+    if (!read_byte(committed.read_end(), &c)) break;
+  }
+  const int code = wait_child(writer);
+  writer_done = true;
+  for (auto& t : searchers) t.join();
+  refresher.join();
+  ASSERT_EQ(code, kChildOk) << read_report(report);
+  for (int t = 0; t < 3; ++t) EXPECT_EQ(errors[t], "") << (t < 2 ? "searcher " : "refresher ") << t;
+  const Status s = store.refresh();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(check_handle_generation(ns, &error), kGenerations) << error;
+  std::cout << "[ process  ] " << refreshes.load() << " refreshes while the writer committed "
+            << kGenerations - kLockStep << " generations; searchers last saw generations "
+            << last_seen[0] << " and " << last_seen[1] << "\n";
   ::alarm(0);
 }
 

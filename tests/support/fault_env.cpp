@@ -1,6 +1,7 @@
 #include "fault_env.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace hnswstore::testing {
@@ -171,12 +172,24 @@ Result<std::vector<std::string>> FaultEnv::list_dir(const fs::path& dir) {
   return names;
 }
 
+void FaultEnv::make_dirs(const fs::path& dir, bool durable) {
+  for (fs::path p(key(dir)); !p.empty(); p = p.parent_path()) {
+    auto [it, created] = dirs_.try_emplace(key(p));
+    const bool root = p == p.parent_path();
+    if (created || durable) it->second.durable_entry = it->second.durable_entry || durable || root;
+    if (root) break;
+  }
+}
+
 Status FaultEnv::create_dir(const fs::path& dir) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (fs::path p(key(dir)); !p.empty(); p = p.parent_path()) {
-    dirs_.try_emplace(key(p));
-    if (p == p.parent_path()) break;  // the root
-  }
+  make_dirs(dir, false);
+  return Status::Ok();
+}
+
+Status FaultEnv::create_durable_dir(const fs::path& dir) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  make_dirs(dir, true);
   return Status::Ok();
 }
 
@@ -214,6 +227,10 @@ Status FaultEnv::sync_dir(const fs::path& dir) {
   if (it == dirs_.end()) return Status::NotFound("open directory '" + dir.string() + "'");
   if (Status s = operation(FaultOp::kSyncDir, dir); !s.ok()) return s;
   it->second.durable = it->second.current;
+  // The directories in it are entries too.
+  for (auto& [path, d] : dirs_) {
+    if (path != it->first && key(fs::path(path).parent_path()) == it->first) d.durable_entry = true;
+  }
   return Status::Ok();
 }
 
@@ -288,6 +305,22 @@ void FaultEnv::crash() { crash_keeping({}); }
 void FaultEnv::crash_keeping(const std::vector<std::string>& survivors) {
   std::lock_guard<std::mutex> lock(mutex_);
   const std::set<std::string> keep(survivors.begin(), survivors.end());
+  // Directories whose entry never reached the disk are gone, with everything below them.
+  for (auto& [path, dir] : dirs_) {
+    if (keep.count(path) != 0) dir.durable_entry = true;
+  }
+  for (auto it = dirs_.begin(); it != dirs_.end();) {
+    bool lost = false;
+    for (fs::path p(it->first);; p = p.parent_path()) {
+      auto d = dirs_.find(key(p));
+      if (d == dirs_.end() || !d->second.durable_entry) {
+        lost = true;
+        break;
+      }
+      if (p == p.parent_path()) break;
+    }
+    it = lost ? dirs_.erase(it) : std::next(it);
+  }
   for (auto& [path, dir] : dirs_) {
     for (const auto& name : changed_names(dir)) {
       if (keep.count(key(fs::path(path) / name)) == 0) continue;
@@ -325,6 +358,7 @@ std::vector<std::string> FaultEnv::unsynced_names() const {
   std::vector<std::string> paths;
   for (const auto& [path, dir] : dirs_) {
     for (const auto& name : changed_names(dir)) paths.push_back(key(fs::path(path) / name));
+    if (!dir.durable_entry) paths.push_back(path);
   }
   std::sort(paths.begin(), paths.end());
   return paths;
@@ -342,6 +376,7 @@ std::shared_ptr<FaultEnv> FaultEnv::snapshot() const {
   };
   for (const auto& [path, dir] : dirs_) {
     Dir& d = copy->dirs_[path];
+    d.durable_entry = dir.durable_entry;
     for (const auto& [name, inode] : dir.current) d.current[name] = clone(inode);
     for (const auto& [name, inode] : dir.durable) d.durable[name] = clone(inode);
   }

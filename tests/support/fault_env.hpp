@@ -13,12 +13,15 @@
 //   kernel writes directory blocks back on its own, in any order, so a rename may be durable
 //   while the creation of a file it depends on is not (on a file system without a journal, for
 //   one). File contents are always their synced bytes.
-// Directories themselves (create_dir) are durable at once: the tests crash inside a store
-// directory that exists.
+// - a directory made by create_dir() is itself an entry of its parent directory: it survives
+//   a crash only once its parent has been synced (sync_dir(parent)), or if the crash keeps it
+//   (crash_keeping). A directory that does not survive loses everything in it.
+//   create_durable_dir() is for set-up: directories that existed, durably, before the test.
 //
 // Fault injection: every mutating operation (create, append, file sync, directory sync, rename,
-// remove; not close, and not the creation of a lock file) is counted and traced. fail_nth(op, n) makes the n-th operation of that kind from now
-// on fail with kIOError, once; the failing operation has no effect (except that, with
+// remove; not close, not create_dir, and not the creation of a lock file) is counted and
+// traced. fail_nth(op, n) makes the n-th operation of that kind from now on fail with kIOError,
+// once; the failing operation has no effect (except that, with
 // set_partial_appends(true), a failing append writes the first half of its data, as a write cut
 // short by a full disk would). power_off_at(n) makes the n-th mutating operation of any kind and
 // every one after it fail, until crash(): the machine lost power there.
@@ -74,6 +77,11 @@ class FaultEnv final : public Env {
   Status sync_dir(const std::filesystem::path& dir) override;
   Result<std::unique_ptr<FileLock>> lock_file(const std::filesystem::path& path) override;
 
+  // ── set-up ──
+  /// create_dir(), with every directory it makes already durable in its parent (as if the
+  /// parent had been synced): a directory that existed before the test.
+  Status create_durable_dir(const std::filesystem::path& dir);
+
   // ── counting ──
   /// The mutating operations since construction or the last reset_trace(), in order.
   std::vector<FaultTraceEntry> trace() const;
@@ -102,7 +110,7 @@ class FaultEnv final : public Env {
   /// names in `survivors` (paths, as unsynced_names() gives them) reached the disk.
   void crash_keeping(const std::vector<std::string>& survivors);
   /// The paths of the names whose directory entry differs between the current and the durable
-  /// view (created, removed, or renamed onto), sorted.
+  /// view (created, removed, or renamed onto), and of directories not yet durable, sorted.
   std::vector<std::string> unsynced_names() const;
   /// A deep copy of the file system (current and durable state; no locks, no faults, an empty
   /// trace): what another process would see now, or, after crash() on it, after a power loss now.
@@ -116,6 +124,7 @@ class FaultEnv final : public Env {
   struct Dir {
     std::map<std::string, std::shared_ptr<Inode>> current;
     std::map<std::string, std::shared_ptr<Inode>> durable;
+    bool durable_entry = false;  // its entry in its parent survives a crash (the root's does)
   };
   class File;
   class Lock;
@@ -129,6 +138,8 @@ class FaultEnv final : public Env {
   static std::string key(const std::filesystem::path& path);
   // The names whose entry differs between the views of `dir`.
   static std::vector<std::string> changed_names(const Dir& dir);
+  // Makes `dir` and its missing parents; mutex_ held.
+  void make_dirs(const std::filesystem::path& dir, bool durable);
 
   mutable std::mutex mutex_;
   std::map<std::string, Dir> dirs_;

@@ -111,5 +111,25 @@ INSTANTIATE_TEST_SUITE_P(HnswAndFlat, ReadsDuringWrites,
                          ::testing::Values(IndexKind::kHnsw, IndexKind::kFlat),
                          [](const auto& pi) { return std::string(to_string(pi.param)); });
 
+// options() while another thread calls set_ef_search: every copy holds one of the values set
+// (under ThreadSanitizer: and no data race; options() used to return a reference to them).
+TEST(OptionsDuringSetEfSearch, EveryCopyHoldsAValueThatWasSet) {
+  auto store = VectorStore::in_memory();
+  auto ns = store.create_namespace("docs", {.dimension = 4, .metric = Metric::kL2}).value();
+  ASSERT_TRUE(ns.set_ef_search(100).ok());
+  std::atomic<bool> stop{false};
+  std::thread setter([&] {
+    for (std::size_t i = 0; !stop.load(); ++i) ASSERT_TRUE(ns.set_ef_search(100 + i % 50).ok());
+  });
+  std::size_t wrong = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const NamespaceOptions o = ns.options();
+    if (o.hnsw.ef_search < 100 || o.hnsw.ef_search >= 150 || o.dimension != 4) ++wrong;
+  }
+  stop = true;
+  setter.join();
+  EXPECT_EQ(wrong, 0u);
+}
+
 }  // namespace
 }  // namespace hnswstore

@@ -141,7 +141,7 @@ struct Scenario {
 
 void build(IndexKind kind, Scenario* sc) {
   sc->kind = kind;
-  ASSERT_TRUE(sc->env->create_dir(kDir).ok());
+  ASSERT_TRUE(sc->env->create_durable_dir(kDir).ok());
   auto store = VectorStore::open(kDir, store_options(sc->env, &sc->log));
   ASSERT_TRUE(store.has_value()) << store.error().message();
   sc->store.emplace(std::move(*store));
@@ -531,7 +531,7 @@ TEST(FaultInjection, RepeatedPowerLossesKeepTheLastCommitOrTheNext) {
   const std::uint64_t seed = 20240611;
   std::mt19937_64 rng(seed);
   auto env = std::make_shared<FaultEnv>();
-  ASSERT_TRUE(env->create_dir(kDir).ok());
+  ASSERT_TRUE(env->create_durable_dir(kDir).ok());
   const std::vector<std::pair<std::string, NamespaceOptions>> spaces = {
       {"h", docs_options(IndexKind::kHnsw)},
       {"f", {.dimension = kDim, .metric = Metric::kL2, .index = IndexKind::kFlat}}};
@@ -619,6 +619,48 @@ TEST(FaultInjection, RepeatedPowerLossesKeepTheLastCommitOrTheNext) {
             << " in the middle of a commit) over " << saves << " saves and " << drops
             << " drops\n";
   EXPECT_GT(rounds_cut, static_cast<std::size_t>(kRounds) / 2);
+}
+
+// A store directory that the store creates is durable once its first save succeeded: the new
+// directories' entries in their parents are synced too (a crash must not lose the directory
+// with the commit inside it).
+TEST(FaultInjection, PowerLossAfterTheFirstSaveKeepsANewStoreDirectory) {
+  const fs::path parent = "/data";          // existed before: its own entry is durable
+  const fs::path dir = parent / "new" / "store";  // two levels the store creates
+  for (const bool flat : {false, true}) {
+    SCOPED_TRACE(flat ? "flat" : "hnsw");
+    auto env = std::make_shared<FaultEnv>();
+    ASSERT_TRUE(env->create_durable_dir(parent).ok());
+    LogCapture log;
+    Dump saved;
+    {
+      auto store = VectorStore::open(dir, store_options(env, &log));
+      ASSERT_TRUE(store.has_value()) << store.error().message();
+      auto ns = store->create_namespace("docs",
+                                        docs_options(flat ? IndexKind::kFlat : IndexKind::kHnsw));
+      ASSERT_TRUE(ns.has_value()) << ns.error().message();
+      const auto data = testing::embedding_like(50, kDim, 3);
+      for (std::size_t i = 0; i < 50; ++i) {
+        ASSERT_TRUE(ns->upsert(doc_id(i), std::span<const float>(data.row(i), kDim),
+                               metadata_for(i, 0)).ok());
+      }
+      ASSERT_NO_FATAL_FAILURE(dump(*ns, &saved));
+      ASSERT_TRUE(ns->save().ok());
+    }
+    // Every disk a power loss may leave now, whichever unsynced directory changes reached it.
+    for (const auto& [label, disk] : power_losses(*env)) {
+      SCOPED_TRACE(label);
+      StoreOptions o = store_options(disk, &log);
+      o.create_if_missing = false;
+      auto store = VectorStore::open(dir, o);
+      ASSERT_TRUE(store.has_value()) << "the store directory is gone: " << store.error().message();
+      auto ns = store->open_namespace("docs");
+      ASSERT_TRUE(ns.has_value()) << ns.error().message();
+      Dump found;
+      ASSERT_NO_FATAL_FAILURE(dump(*ns, &found));
+      EXPECT_EQ(found, saved) << difference(found, saved);
+    }
+  }
 }
 
 }  // namespace

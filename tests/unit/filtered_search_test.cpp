@@ -1115,7 +1115,7 @@ TEST(PayloadIndex, StatsCountIt) {
   }
 }
 
-// The payload index's budget (issue 5): at most a quarter of the metadata's own bytes, for the
+// The payload index's budget (docs/filters.md): at most a quarter of the metadata's own bytes, for the
 // shapes applications use, also after churn (removes and replacements leave column buffers).
 TEST(PayloadIndex, CostsAtMostAQuarterOfTheMetadata) {
   const std::size_t n = 20000;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -472,7 +473,7 @@ TEST(Persistence, TombstonesAreNotSavedAndTheGraphStillWorks) {
   EXPECT_EQ(ns.stats().deleted, 0u);
 }
 
-// The round trip across processes: a child writes, saves and records 100 searches; this
+// A round trip across processes: a child writes, saves and records 100 searches; this
 // process, which never held the data, opens the directory and must reproduce everything exactly.
 TEST(Persistence, RoundTripInANewProcessIsExact) {
   TempDir dir;
@@ -530,6 +531,142 @@ TEST(Persistence, RoundTripInANewProcessIsExact) {
   ASSERT_TRUE(ref.upsert(ids, data.data, md).ok());
   ASSERT_TRUE(ref.remove(ids[7]).value());
   expect_same_records(ref, ns, ids);
+}
+
+// refresh() brings a read-only store up to what the writer committed since it opened (or last
+// refreshed): new generations of loaded and unloaded namespaces, new namespaces, dropped ones,
+// and a namespace dropped and created again. Uncommitted changes never show.
+TEST(Persistence, RefreshTakesInWhatTheWriterCommitted) {
+  TempDir dir;
+  StoreOptions quiet;
+  quiet.logger = [](LogLevel, std::string_view) {};
+  auto writer = VectorStore::open(dir.path(), quiet).value();
+  const NamespaceOptions o{.dimension = 4,
+                           .metric = Metric::kL2,
+                           .hnsw = {.m = 8, .ef_construction = 32, .seed = 1, .graph_threshold = 1}};
+  auto a = writer.create_namespace("a", o).value();
+  auto b = writer.create_namespace("b", o).value();
+  auto c = writer.create_namespace("c", o).value();
+  auto vec = [](float x) { return std::vector<float>{x, 1, -x, 2}; };
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(a.upsert("r" + std::to_string(i), vec(static_cast<float>(i)), {{"v", 1}}).ok());
+  }
+  ASSERT_TRUE(b.upsert("b0", vec(0)).ok());
+  ASSERT_TRUE(c.upsert("c0", vec(0)).ok());
+  ASSERT_TRUE(writer.save().ok());
+
+  StoreOptions ro = quiet;
+  ro.read_only = true;
+  auto reader = VectorStore::open(dir.path(), ro).value();
+  auto ra = reader.open_namespace("a").value();
+  auto rb = reader.open_namespace("b").value();
+  auto rc = reader.open_namespace("c").value();  // never loaded before the refresh
+  ASSERT_EQ(ra.size(), 10u);
+  ASSERT_TRUE(ra.contains("r0"));  // loads generation 1
+  ASSERT_TRUE(rb.contains("b0"));
+  {
+    const Status r = reader.refresh();
+    EXPECT_TRUE(r.ok()) << r.to_string();
+  }  // nothing new: nothing changes
+  EXPECT_EQ(ra.size(), 10u);
+
+  // The writer commits: a new generation of a, of c, a new namespace d; b is dropped.
+  for (int i = 10; i < 20; ++i) {
+    ASSERT_TRUE(a.upsert("r" + std::to_string(i), vec(static_cast<float>(i)), {{"v", 2}}).ok());
+  }
+  ASSERT_TRUE(a.remove("r0").value());
+  ASSERT_TRUE(a.update_metadata("r1", {{"v", 2}}).ok());
+  ASSERT_TRUE(c.upsert("c1", vec(1)).ok());
+  auto d = writer.create_namespace("d", o).value();
+  ASSERT_TRUE(d.upsert("d0", vec(0)).ok());
+  ASSERT_TRUE(writer.save().ok());
+  ASSERT_TRUE(writer.drop_namespace("b").ok());
+  ASSERT_TRUE(a.upsert("uncommitted", vec(99)).ok());  // never saved before the refresh
+
+  {
+    const Status r = reader.refresh();
+    EXPECT_TRUE(r.ok()) << r.to_string();
+  }
+  EXPECT_EQ(reader.list_namespaces(), (std::vector<std::string>{"a", "c", "d"}));
+  EXPECT_EQ(ra.size(), 19u);
+  EXPECT_FALSE(ra.contains("r0"));
+  EXPECT_TRUE(ra.contains("r19"));
+  EXPECT_FALSE(ra.contains("uncommitted"));
+  EXPECT_EQ(ra.get("r1").value().metadata, (Metadata{{"v", 2}}));
+  auto hits = ra.search(vec(15), {.k = 3}).value();
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0].id, "r15");
+  EXPECT_EQ(hits[0].distance, 0.0f);
+  EXPECT_EQ(rc.size(), 2u);
+  EXPECT_TRUE(rc.contains("c1"));
+  EXPECT_EQ(rb.get("b0").error().code(), StatusCode::kNotFound) << "b was dropped";
+  EXPECT_FALSE(rb);
+  EXPECT_TRUE(reader.open_namespace("d").value().contains("d0"));
+
+  // a is dropped and created again with another dimension: the old handle is dropped, the name
+  // opens the new namespace.
+  ASSERT_TRUE(writer.drop_namespace("a").ok());
+  auto a2 = writer.create_namespace("a", {.dimension = 2, .metric = Metric::kL1}).value();
+  ASSERT_TRUE(a2.upsert("new", std::vector<float>{1, 2}).ok());
+  ASSERT_TRUE(writer.save().ok());
+  {
+    const Status r = reader.refresh();
+    EXPECT_TRUE(r.ok()) << r.to_string();
+  }
+  EXPECT_EQ(ra.get("r1").error().code(), StatusCode::kNotFound);
+  auto ra2 = reader.open_namespace("a").value();
+  EXPECT_EQ(ra2.options().dimension, 2u);
+  EXPECT_TRUE(ra2.contains("new"));
+
+  // A writer has nothing to take in; an in-memory store has no files; a closed store refuses.
+  {
+    const Status r = writer.refresh();
+    EXPECT_TRUE(r.ok()) << r.to_string();
+  }
+  EXPECT_EQ(VectorStore::in_memory().refresh().code(), StatusCode::kNotSupported);
+  ASSERT_TRUE(reader.close().ok());
+  EXPECT_EQ(reader.refresh().code(), StatusCode::kInvalidArgument);
+}
+
+// The destructor closes the store: it saves (reporting progress) and logs what failed. A logger
+// and a progress callback that throw, standard exceptions or anything else, must not terminate
+// the process there, and the save still happens.
+TEST(Persistence, DestructorSurvivesALoggerAndAProgressCallbackThatThrow) {
+  // The child must write into this process's directory: forked, not re-executed. No thread of
+  // this test runs at the fork.
+  GTEST_FLAG_SET(death_test_style, "fast");
+  for (const bool standard : {true, false}) {
+    SCOPED_TRACE(standard ? "std::runtime_error" : "an int");
+    TempDir tmp;
+    const fs::path dir = tmp.path() / "store";
+    EXPECT_EXIT(
+        {
+          StoreOptions so;
+          so.threads = 1;
+          so.logger = [standard](LogLevel, std::string_view) {
+            if (standard) throw std::runtime_error("the logger throws");
+            throw 7;
+          };
+          so.progress = [standard](std::string_view, std::size_t, std::size_t) {
+            if (standard) throw std::runtime_error("the progress callback throws");
+            throw 8;
+          };
+          {
+            auto store = VectorStore::open(dir, so).value();
+            auto ns = store.create_namespace("docs", {.dimension = 3, .metric = Metric::kL2});
+            if (!ns || !ns->upsert("a", std::vector<float>{1, 2, 3}).ok()) std::_Exit(3);
+          }  // ~VectorStore: close(), save_on_close
+          std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+    StoreOptions quiet;
+    quiet.logger = [](LogLevel, std::string_view) {};
+    auto store = VectorStore::open(dir, quiet);
+    ASSERT_TRUE(store.has_value()) << store.error().to_string();
+    auto ns = store->open_namespace("docs");
+    ASSERT_TRUE(ns.has_value()) << ns.error().to_string();
+    EXPECT_TRUE(ns->contains("a")) << "the destructor did not save";
+  }
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// "Rules that hold everywhere" (ARCHITECTURE.md §4): bad input never changes state.
+// The input rules (docs/index.md, "Input rules"): bad input never changes state.
 //
 // Every test here makes a call that breaks one rule and checks three things:
 //   1. the status code (kInvalidArgument, kResourceExhausted, kNotFound, kAlreadyExists);
@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -894,6 +895,62 @@ TEST_P(RuleTest, SearchWithZeroKIsRejectedNamingK) {
   EXPECT_UNCHANGED(before);
 }
 
+// k and ef are bounded (kMaxK, kMaxEf): beyond, `ceil(double(ef) * beam)` in the filtered
+// planner no longer fits a size_t, and no search needs a beam or a result of that size.
+TEST_P(RuleTest, SearchWithKOrEfBeyondTheirBoundIsRejectedNamingTheField) {
+  const Snapshot before = snap();
+  std::vector<float> two(queries_[0]);
+  two.insert(two.end(), queries_[1].begin(), queries_[1].end());
+  const Filter some = Filter::lt("i", 10);  // a filtered search plans with ef too
+  for (const Filter& filter : {Filter(), some}) {
+    SCOPED_TRACE(filter.to_json().dump());
+    for (std::size_t k : {kMaxK + 1, std::numeric_limits<std::size_t>::max() / 2,
+                          std::numeric_limits<std::size_t>::max()}) {
+      SCOPED_TRACE("k " + std::to_string(k));
+      EXPECT_TRUE(IsError(ns_.search(queries_[0], SearchOptions{.k = k, .filter = filter}),
+                          StatusCode::kInvalidArgument, "k"));
+      EXPECT_TRUE(IsError(ns_.search_batch(two, SearchOptions{.k = k, .filter = filter}),
+                          StatusCode::kInvalidArgument, "k"));
+    }
+    for (std::size_t ef : {kMaxEf + 1, std::numeric_limits<std::size_t>::max() - 1,
+                           std::numeric_limits<std::size_t>::max()}) {
+      SCOPED_TRACE("ef " + std::to_string(ef));
+      EXPECT_TRUE(IsError(ns_.search(queries_[0], SearchOptions{.filter = filter, .ef = ef}),
+                          StatusCode::kInvalidArgument, "ef"));
+      EXPECT_TRUE(IsError(ns_.search_batch(two, SearchOptions{.filter = filter, .ef = ef}),
+                          StatusCode::kInvalidArgument, "ef"));
+    }
+    // The bounds themselves are accepted and answer as usual: every live record.
+    for (const SearchOptions& o : {SearchOptions{.k = kMaxK, .filter = filter},
+                                   SearchOptions{.k = 5, .filter = filter, .ef = kMaxEf}}) {
+      auto hits = ns_.search(queries_[0], o);
+      ASSERT_TRUE(hits.has_value()) << hits.error().to_string();
+      const std::size_t matching = filter.matches_all() ? 18 : 9;  // live records with i < 10
+      EXPECT_EQ(hits->size(), std::min(o.k, matching));
+    }
+  }
+  // ef_search, set or at creation, has the same bound.
+  EXPECT_TRUE(IsError(ns_.set_ef_search(kMaxEf + 1), StatusCode::kInvalidArgument, "ef_search"));
+  EXPECT_TRUE(IsError(ns_.set_ef_search(std::numeric_limits<std::size_t>::max()),
+                      StatusCode::kInvalidArgument, "ef_search"));
+  EXPECT_UNCHANGED(before);
+  auto o = options();
+  o.hnsw.ef_search = kMaxEf + 1;
+  EXPECT_TRUE(IsError(store_.create_namespace("big-ef", o), StatusCode::kInvalidArgument,
+                      "hnsw.ef_search"));
+  o = options();
+  o.hnsw.ef_construction = std::numeric_limits<std::size_t>::max();
+  EXPECT_TRUE(IsError(store_.create_namespace("big-ef", o), StatusCode::kInvalidArgument,
+                      "hnsw.ef_construction"));
+  EXPECT_FALSE(store_.has_namespace("big-ef"));
+  o = options();
+  o.hnsw.ef_search = kMaxEf;
+  o.hnsw.ef_construction = kMaxEf;
+  EXPECT_TRUE(store_.create_namespace("max-ef", o).has_value());
+  ASSERT_TRUE(IsOk(ns_.set_ef_search(kMaxEf)));
+  EXPECT_EQ(ns_.options().hnsw.ef_search, kMaxEf);
+}
+
 TEST_P(RuleTest, SearchWithWrongQueryDimensionIsRejectedNamingQuery) {
   const Snapshot before = snap();
   for (std::size_t dim : {std::size_t{0}, kDim - 1, kDim + 1, 2 * kDim}) {
@@ -1160,6 +1217,95 @@ TEST_P(RuleTest, DroppedNamespaceAnswersNotFoundOnEveryMethod) {
   SCOPED_TRACE("after the name was reused");
   ExpectEveryCallNotFound(ns_, queries_[0]);
   EXPECT_EQ(fresh.size(), 1u);
+}
+
+// ── extreme finite values ──────────────────────────────────────────────────────────────────
+
+// Finite vectors near the float range on every metric and index: each upsert and each query is
+// either refused (kInvalidArgument naming the field, by a documented rule) or answered with
+// min(k, n) hits in ascending order of distance, none of them NaN. (A NaN distance breaks the
+// heaps' ordering: results come back unsorted, or records go missing.)
+TEST(ExtremeValues, NoMetricGivesANaNDistanceForFiniteVectors) {
+  constexpr std::size_t kDimX = 8;
+  constexpr float kBig = 3e38f;
+  std::vector<std::vector<float>> vectors;
+  vectors.push_back(std::vector<float>(kDimX, kBig));
+  vectors.push_back(std::vector<float>(kDimX, -kBig));
+  vectors.push_back({kBig, -kBig, kBig, -kBig, kBig, -kBig, kBig, -kBig});
+  vectors.push_back({-kBig, kBig, 0, 0, kBig, kBig, -kBig, 1});
+  vectors.push_back({kBig, 0, 0, 0, 0, 0, 0, 0});
+  vectors.push_back(std::vector<float>(kDimX, 3e18f));   // norm 8.5e18: ip accepts it
+  vectors.push_back(std::vector<float>(kDimX, -3e18f));
+  vectors.push_back({3e18f, -3e18f, 3e18f, -3e18f, 3e18f, -3e18f, 3e18f, -3e18f});
+  for (std::size_t i = 0; i < 24; ++i) {  // ordinary vectors
+    std::vector<float> v(kDimX);
+    for (std::size_t d = 0; d < kDimX; ++d) v[d] = std::sin(static_cast<float>(i * 8 + d) + 1);
+    vectors.push_back(v);
+  }
+  const std::size_t extremes = 5;  // the first five have components of 3e38
+
+  for (const Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine, Metric::kL1}) {
+    for (const IndexKind index : {IndexKind::kHnsw, IndexKind::kFlat}) {
+      SCOPED_TRACE(std::string(to_string(metric)) + "/" + std::string(to_string(index)));
+      auto store = VectorStore::in_memory(StoreOptions{.threads = 2});
+      NamespaceOptions o{.dimension = kDimX, .metric = metric, .index = index};
+      o.hnsw.graph_threshold = 1;  // a graph from the first record
+      auto ns = store.create_namespace("x", o).value();
+      std::size_t accepted = 0;
+      for (std::size_t i = 0; i < vectors.size(); ++i) {
+        const Status s = ns.upsert("v" + std::to_string(i), vectors[i]);
+        if (s.ok()) {
+          ++accepted;
+          continue;
+        }
+        EXPECT_TRUE(IsError(s, StatusCode::kInvalidArgument, "vector")) << "vector " << i;
+        EXPECT_LT(i, extremes) << "an ordinary vector was refused: " << s.to_string();
+      }
+      // ip refuses the vectors whose dot products can overflow (norm above 2^63), as cosine
+      // refuses norms beyond the float range; l2 and l1 accept them (the distance saturates at
+      // infinity, which orders correctly).
+      if (metric == Metric::kInnerProduct || metric == Metric::kCosine) {
+        EXPECT_EQ(accepted, vectors.size() - (metric == Metric::kCosine ? 4 : extremes));
+      } else {
+        EXPECT_EQ(accepted, vectors.size());
+      }
+      ASSERT_EQ(ns.size(), accepted);
+
+      std::vector<float> batch;
+      std::size_t batch_queries = 0;
+      auto check = [&](const std::vector<Hit>& hits, std::size_t k, const std::string& what) {
+        EXPECT_EQ(hits.size(), std::min(k, accepted)) << what;
+        for (std::size_t h = 0; h < hits.size(); ++h) {
+          EXPECT_FALSE(std::isnan(hits[h].distance)) << what << ": hit " << h << " " << hits[h].id;
+          if (h > 0) {
+            EXPECT_LE(hits[h - 1].distance, hits[h].distance) << what << ": hit " << h;
+          }
+        }
+      };
+      for (std::size_t q = 0; q < vectors.size(); ++q) {
+        for (const std::size_t k : {std::size_t{5}, vectors.size()}) {
+          auto hits = ns.search(vectors[q], {.k = k, .include_metadata = false});
+          if (!hits) {
+            EXPECT_TRUE(IsError(hits.status(), StatusCode::kInvalidArgument, "query"))
+                << "query " << q;
+            EXPECT_LT(q, extremes) << hits.error().to_string();
+            continue;
+          }
+          check(*hits, k, "query " + std::to_string(q) + ", k " + std::to_string(k));
+        }
+        if (ns.search(vectors[q]).has_value()) {
+          batch.insert(batch.end(), vectors[q].begin(), vectors[q].end());
+          ++batch_queries;
+        }
+      }
+      auto results = ns.search_batch(batch, {.k = 7, .include_metadata = false});
+      ASSERT_TRUE(results.has_value()) << results.error().to_string();
+      ASSERT_EQ(results->size(), batch_queries);
+      for (std::size_t q = 0; q < batch_queries; ++q) {
+        check((*results)[q], 7, "batch query " + std::to_string(q));
+      }
+    }
+  }
 }
 
 TEST(EmptyHandle, DefaultConstructedNamespaceAnswersNotFound) {
