@@ -1,6 +1,9 @@
 // EpisodicMemory: the memory layer over one namespace of a hnswstore store (docs/memory.md).
 // Writes go store first, then the lexical index and the session table, under one writer mutex,
 // so the three always describe the same entries once a write returns.
+// Longer than 600 lines because MemoryState's write, search and load paths share its locks and
+// tables; the parts with their own responsibility (codec, BM25, fusion, text, embeddings) live
+// in their own files beside it.
 #include "hnswstore/memory/episodic_memory.hpp"
 
 #include <algorithm>

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "hnswstore/hnswstore.hpp"
+#include "child_process.hpp"
 #include "mix.hpp"
 #include "test_dir.hpp"
 
@@ -44,9 +45,9 @@ constexpr std::size_t kPerGeneration = 50;
 constexpr int kGenerations = 12;
 
 // Exit codes of the children.
-constexpr int kChildOk = 0;
+using testing::kChildFailed;
+using testing::kChildOk;
 constexpr int kChildBusy = 10;
-constexpr int kChildFailed = 20;
 
 StoreOptions quiet_options(bool read_only = false) {
   StoreOptions o;
@@ -57,40 +58,9 @@ StoreOptions quiet_options(bool read_only = false) {
   return o;
 }
 
-// Writes the reason for a failure where the parent reads it, then exits.
-[[noreturn]] void child_exit(const fs::path& report, int code, const std::string& message = {}) {
-  if (!message.empty()) {
-    const int fd = ::open(report.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      const std::string line = message + "\n";
-      (void)!::write(fd, line.data(), line.size());
-      ::close(fd);
-    }
-  }
-  ::_exit(code);
-}
-
-std::string read_report(const fs::path& report) {
-  std::ifstream in(report);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Forks; the child runs `body` (which must end with child_exit) after asking to be killed if the
-// parent dies.
-template <class F>
-pid_t fork_child(F&& body) {
-  std::cout.flush();
-  std::cerr.flush();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    body();
-    ::_exit(kChildFailed);
-  }
-  return pid;
-}
+using testing::child_exit;
+using testing::fork_child;
+using testing::read_report;
 
 // The exit code of the child, or -signal.
 int wait_child(pid_t pid) {
